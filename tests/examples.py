@@ -1,0 +1,76 @@
+"""Discovery and parsing shared by the tests and tools in this folder (not used by the examples themselves).
+
+An example is a folder holding `command.sh`. Inside it, every script `X.py` that defines the functions
+`make_inputs()` and `reference(inputs)` at module level is a *reference script*: its stored expected outputs are
+`X.reference.npz`, its tolerance against TensorRT is the literal `TOLERANCE = {...}`, and (optionally) its tolerance
+for regenerating the stored file on another machine is `REFERENCE_TOLERANCE = {...}` (default: exact).
+When run, the example saves what TensorRT computed as output sets: `X.output.npz` or `X.<tag>.output.npz`
+(Python) or a folder `X.<tag>.output/` of `.npy` files (C++). Each output set is compared with `X.reference.npz`.
+"""
+import ast
+import os
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP_DIRS = {".git", ".gpu", ".whl", "tests", "include", "__pycache__", ".pytest_cache", ".ci"}
+DEFAULT_TIMEOUT = 300
+
+
+def find_examples(root=ROOT):
+    """Every folder under root holding a command.sh, as paths relative to root, sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        if "command.sh" in filenames:
+            found.append(Path(dirpath).relative_to(root))
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def _module_info(script):
+    tree = ast.parse(Path(script).read_text(encoding="utf-8"), filename=str(script))
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    literals = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("TOLERANCE", "REFERENCE_TOLERANCE"):
+                literals[node.targets[0].id] = ast.literal_eval(node.value)
+    return functions, literals
+
+
+def reference_scripts(example_dir):
+    """{stem: {"script": Path, "tolerance": dict|None, "reference_tolerance": dict}} for one example folder."""
+    result = {}
+    for script in sorted(Path(example_dir).glob("*.py")):
+        functions, literals = _module_info(script)
+        if {"make_inputs", "reference"} <= functions:
+            result[script.stem] = {
+                "script": script,
+                "tolerance": literals.get("TOLERANCE"),
+                "reference_tolerance": literals.get("REFERENCE_TOLERANCE", {"rtol": 0.0, "atol": 0.0}),
+            }
+    return result
+
+
+def command_directives(example_dir):
+    """Header comments of command.sh: `# requires: nvcc trtexec python:torch` and `# timeout: 600`."""
+    requires, timeout = [], DEFAULT_TIMEOUT
+    for line in (Path(example_dir) / "command.sh").read_text(encoding="utf-8").splitlines():
+        m = re.match(r"#\s*requires:\s*(.*)", line)
+        if m:
+            requires += m.group(1).split()
+        m = re.match(r"#\s*timeout:\s*(\d+)", line)
+        if m:
+            timeout = int(m.group(1))
+    return requires, timeout
+
+
+def tracked_files(root=ROOT):
+    """Files git tracks (or would track: untracked, not ignored); a plain walk outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                             check=True, capture_output=True).stdout.decode()
+        return [root / p for p in out.split("\0") if p and (root / p).is_file()]
+    except (OSError, subprocess.CalledProcessError):
+        return [p for p in Path(root).rglob("*") if p.is_file() and ".git" not in p.parts]

@@ -1,0 +1,78 @@
+"""GPU tests: run each example's command.sh in a temporary copy and compare what it saved with its references.
+
+They skip, with the reason, where there is no NVIDIA GPU, no importable tensorrt, or a tool the example
+names in `# requires:` (nvcc, trtexec, ...) is missing. Run them in parallel: `python3 -m pytest -n 8`.
+"""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import gpu_skip_reason, requirement_skip_reason
+from examples import ROOT, command_directives, find_examples, reference_scripts
+from referencing import compare, load_npz
+
+EXAMPLES = find_examples()
+
+
+def output_sets(folder):
+    """{set name: {array name: array}} for every X[.tag].output.npz file and X.tag.output/ folder of .npy files."""
+    sets = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name.endswith(".output.npz"):
+            sets[path.name] = load_npz(path)
+        elif path.is_dir() and path.name.endswith(".output"):
+            sets[path.name + "/"] = {p.stem: np.load(p, allow_pickle=False) for p in sorted(path.glob("*.npy"))}
+    return sets
+
+
+def run_in_copy(example, tmp_path, timeout):
+    """Copy the example (and include/, at the same relative place) to tmp_path and run its command.sh there."""
+    work = tmp_path / "cookbook"
+    folder = work / example
+    shutil.copytree(ROOT / example, folder, ignore=shutil.ignore_patterns("*.output.npz", "*.output", "*.plan",
+                                                                          "__pycache__"))
+    shutil.copytree(ROOT / "include", work / "include")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    try:
+        proc = subprocess.run(["bash", "command.sh"], cwd=folder, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as error:
+        out = (error.stdout or b"").decode(errors="replace") if isinstance(error.stdout, bytes) else (error.stdout or "")
+        pytest.fail(f"{example}/command.sh ran past {timeout} s\n--- output tail ---\n{out[-4000:]}")
+    return folder, proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.as_posix() for e in EXAMPLES])
+def test_example_on_gpu(example, tmp_path):
+    reason = gpu_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    requires, timeout = command_directives(ROOT / example)
+    reason = requirement_skip_reason(requires)
+    if reason:
+        pytest.skip(reason)
+
+    folder, returncode, output = run_in_copy(example, tmp_path, timeout)
+    tail = f"\n--- output tail of {example}/command.sh ---\n{output[-6000:]}"
+    assert returncode == 0, f"command.sh exited with {returncode}{tail}"
+    assert "check result: True" in output, f"no 'check result: True' printed{tail}"
+    assert "check result: False" not in output, f"a check failed{tail}"
+
+    scripts = reference_scripts(ROOT / example)
+    sets = output_sets(folder)
+    compared = 0
+    for stem, info in scripts.items():
+        mine = {name: arrays for name, arrays in sets.items() if name.split(".", 1)[0] == stem}
+        assert mine, f"{stem}.py's outputs were not saved (expected {stem}.output.npz or {stem}.<tag>.output/){tail}"
+        expected = load_npz(ROOT / example / f"{stem}.reference.npz")
+        for name, arrays in mine.items():
+            problems = compare(arrays, expected, **info["tolerance"])
+            assert not problems, f"{name} differs from {stem}.reference.npz:\n" + "\n".join(problems) + tail
+            compared += len(arrays)
+    unmatched = sorted(name for name in sets if name.split(".", 1)[0] not in scripts)
+    assert not unmatched, f"output sets without a reference script: {unmatched}"
+    assert compared > 0, "nothing was compared"
