@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""ConstantLayer / SimpleExample: add_constant puts a numpy array into the network.
+
+network.add_constant(shape, trt.Weights(array)) makes a tensor whose values are fixed at build time.
+Output 0 is the constant itself (marked as a network output), output 1 adds it to the input.
+The numpy array must stay alive until the engine is built (TensorRT keeps a pointer, not a copy).
+"""
+import os
+import sys
+
+import numpy as np
+import tensorrt as trt
+
+try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
+    from cuda.bindings import runtime as cudart
+except ImportError:  # older cuda-python
+    from cuda import cudart
+
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+SHAPE = (3, 4, 5)
+CONSTANT = np.arange(60, dtype=np.float32).reshape(SHAPE) / 10
+
+
+def make_inputs():
+    return {"inputT0": np.ones(SHAPE, dtype=np.float32)}
+
+
+def reference(inputs):
+    return {"outputT0": CONSTANT.copy(), "outputT1": inputs["inputT0"] + CONSTANT}
+
+
+def add_layers(network, inputs):
+    x = network.add_input("inputT0", trt.float32, SHAPE)
+    layer = network.add_constant(CONSTANT.shape, trt.Weights(np.ascontiguousarray(CONSTANT)))
+    print(f"layer.shape = {layer.shape}, weights dtype = {layer.weights.dtype}, size = {layer.weights.size}")
+    layer.get_output(0).name = "outputT0"
+    network.mark_output(layer.get_output(0))
+    add = network.add_elementwise(x, layer.get_output(0), trt.ElementWiseOperation.SUM)
+    add.get_output(0).name = "outputT1"
+    network.mark_output(add.get_output(0))
+
+
+def check_cuda(result):
+    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
+    error, *values = result
+    if error != cudart.cudaError_t.cudaSuccess:
+        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def run_engine(inputs):
+    """Build the network, run it once, return {output name: numpy array}."""
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    config = builder.create_builder_config()
+    add_layers(network, inputs)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError("building the engine failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserializing the engine failed")
+    return execute(engine, inputs)
+
+
+def execute(engine, inputs):
+    """Copy the inputs in, run the engine once on a stream, copy the outputs back."""
+    context = engine.create_execution_context()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device = {}, {}
+    for name in input_names:
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        context.set_input_shape(name, host[name].shape)  # harmless for static shapes
+        if engine.is_shape_inference_io(name):  # a shape tensor: TensorRT reads its values from host memory
+            context.set_tensor_address(name, host[name].ctypes.data)
+    for name in output_names:  # output shapes are known once every input shape (and shape-tensor value) is set
+        host[name] = np.empty(tuple(context.get_tensor_shape(name)), dtype=trt.nptype(engine.get_tensor_dtype(name)))
+    for name in names:
+        if name in input_names and engine.is_shape_inference_io(name):
+            continue
+        device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+        context.set_tensor_address(name, device[name])
+    stream = check_cuda(cudart.cudaStreamCreate())
+    for name in input_names:
+        if name in device:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
+    if not context.execute_async_v3(int(stream)):
+        raise RuntimeError("execute_async_v3 failed")
+    for name in output_names:
+        check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                          cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
+    check_cuda(cudart.cudaStreamDestroy(stream))
+    return {name: host[name] for name in output_names}
+
+
+def check(name, got, want):
+    """Compare one output with the reference: floats within TOLERANCE, integers and booleans exactly."""
+    if got.shape != want.shape:
+        print(f"check result: False, {name}: shape {got.shape} != expected {want.shape}")
+        return False
+    if want.dtype.kind == "f":
+        error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+        ok = bool(np.allclose(got, want, **TOLERANCE))
+        print(f"check result: {ok}, {name}: max abs error = {error:.3e}")
+    else:
+        ok = bool(np.array_equal(got, want))
+        print(f"check result: {ok}, {name}: {int(np.sum(got != want))} elements differ (exact comparison)")
+    return ok
+
+
+def main():
+    inputs = make_inputs()
+    for name, value in inputs.items():
+        print(f"{name} {value.shape} {value.dtype}:\n{value}")
+    outputs = run_engine(inputs)
+    expected = reference(inputs)
+    passed = True
+    for name, want in expected.items():
+        got = outputs[name]
+        print(f"{name} {got.shape} {got.dtype}:\n{got}")
+        passed = check(name, got, want) and passed
+    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **{k: outputs[k] for k in expected})
+    return passed
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""FillLayer / DynamicLinspace: LINSPACE with shape, start and delta given as tensors (set_input).
+
+- input 0: "shapeT0", an INT32 shape tensor [2] (its values are read from host memory; the optimization profile
+  gives its min/opt/max values with set_shape_input);
+- input 1: "startT1", a 0-d float32 tensor (the start value);
+- input 2: "deltaT2", a float32 tensor [2]: one delta per output dimension.
+output[i, j] = start + i * delta[0] + j * delta[1]. Here shape = (3, 5), start = 10, delta = (100, 1).
+While an input is set, the matching static member is not used (layer.shape then reports no dimensions).
+"""
+import os
+import sys
+
+import numpy as np
+import tensorrt as trt
+
+try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
+    from cuda.bindings import runtime as cudart
+except ImportError:  # older cuda-python
+    from cuda import cudart
+
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+
+
+def make_inputs():
+    return {"shapeT0": np.array([3, 5], dtype=np.int32), "startT1": np.array(10, dtype=np.float32),
+            "deltaT2": np.array([100, 1], dtype=np.float32)}
+
+
+def reference(inputs):
+    rows, cols = inputs["shapeT0"]
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    delta = inputs["deltaT2"].astype(np.float64)
+    return {"outputT0": (float(inputs["startT1"]) + i * delta[0] + j * delta[1]).astype(np.float32)}
+
+
+def add_layers(network, profile, inputs):
+    shape = network.add_input("shapeT0", trt.int32, (2,))
+    start = network.add_input("startT1", trt.float32, ())
+    delta = network.add_input("deltaT2", trt.float32, (2,))
+    profile.set_shape_input("shapeT0", (1, 1), (3, 5), (8, 8))  # min / opt / max values of the shape tensor
+    layer = network.add_fill((1,), trt.FillOperation.LINSPACE)  # the static shape is replaced by input 0
+    layer.set_input(0, shape)
+    layer.set_input(1, start)
+    layer.set_input(2, delta)
+    print(f"num_inputs = {layer.num_inputs}, layer.shape = {layer.shape}, output shape = {layer.get_output(0).shape}")
+    layer.get_output(0).name = "outputT0"
+    network.mark_output(layer.get_output(0))
+
+
+def check_cuda(result):
+    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
+    error, *values = result
+    if error != cudart.cudaError_t.cudaSuccess:
+        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def run_engine(inputs):
+    """Build the network (with an optimization profile), run it once, return {output name: numpy array}."""
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    profile = builder.create_optimization_profile()
+    config = builder.create_builder_config()
+    add_layers(network, profile, inputs)
+    config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError("building the engine failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserializing the engine failed")
+    return execute(engine, inputs)
+
+
+def execute(engine, inputs):
+    """Copy the inputs in, run the engine once on a stream, copy the outputs back."""
+    context = engine.create_execution_context()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device = {}, {}
+    for name in input_names:
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        context.set_input_shape(name, host[name].shape)  # harmless for static shapes
+        if engine.is_shape_inference_io(name):  # a shape tensor: TensorRT reads its values from host memory
+            context.set_tensor_address(name, host[name].ctypes.data)
+    for name in output_names:  # output shapes are known once every input shape (and shape-tensor value) is set
+        host[name] = np.empty(tuple(context.get_tensor_shape(name)), dtype=trt.nptype(engine.get_tensor_dtype(name)))
+    for name in names:
+        if name in input_names and engine.is_shape_inference_io(name):
+            continue
+        device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+        context.set_tensor_address(name, device[name])
+    stream = check_cuda(cudart.cudaStreamCreate())
+    for name in input_names:
+        if name in device:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
+    if not context.execute_async_v3(int(stream)):
+        raise RuntimeError("execute_async_v3 failed")
+    for name in output_names:
+        check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                          cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
+    check_cuda(cudart.cudaStreamDestroy(stream))
+    return {name: host[name] for name in output_names}
+
+
+def check(name, got, want):
+    """Compare one output with the reference: floats within TOLERANCE, integers and booleans exactly."""
+    if got.shape != want.shape:
+        print(f"check result: False, {name}: shape {got.shape} != expected {want.shape}")
+        return False
+    if want.dtype.kind == "f":
+        error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+        ok = bool(np.allclose(got, want, **TOLERANCE))
+        print(f"check result: {ok}, {name}: max abs error = {error:.3e}")
+    else:
+        ok = bool(np.array_equal(got, want))
+        print(f"check result: {ok}, {name}: {int(np.sum(got != want))} elements differ (exact comparison)")
+    return ok
+
+
+def main():
+    inputs = make_inputs()
+    for name, value in inputs.items():
+        print(f"{name} {value.shape} {value.dtype}:\n{value}")
+    outputs = run_engine(inputs)
+    expected = reference(inputs)
+    passed = True
+    for name, want in expected.items():
+        got = outputs[name]
+        print(f"{name} {got.shape} {got.dtype}:\n{got}")
+        passed = check(name, got, want) and passed
+    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **{k: outputs[k] for k in expected})
+    return passed
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""RNNv2Layer / InputMode: trt.RNNInputMode.SKIP, the first layer has no input matrix W.
+
+With SKIP, x[t] is added to each gate as it is (W is conceptually the identity), so the input size must equal
+hidden_size. Only the recurrent matrices R are set for layer 0, but both biases (Wb and Rb) are still required."""
+import os
+import sys
+
+import numpy as np
+import tensorrt as trt
+
+try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
+    from cuda.bindings import runtime as cudart
+except ImportError:  # older cuda-python
+    from cuda import cudart
+
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+N, S, H = 2, 4, 5
+E = H  # SKIP: data_length must equal hidden_size
+OP, NUM_LAYERS, BIDIRECTIONAL = "LSTM", 1, False
+
+
+def make_inputs():
+    rng = np.random.default_rng(31193)
+    return {"inputT0": rng.standard_normal((N, S, E)).astype(np.float32)}
+
+
+def reference(inputs):
+    weights = make_weights(OP, NUM_LAYERS, BIDIRECTIONAL, E, H, skip=True)  # no weight_ih_l0
+    y, h, c = rnn_reference(inputs["inputT0"], weights, OP, NUM_LAYERS, BIDIRECTIONAL, H)
+    return {"outputT0": y, "outputT1": h, "outputT2": c}
+
+
+def add_layers(network, inputs):
+    x = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
+    layer = network.add_rnn_v2(x, NUM_LAYERS, H, S, trt.RNNOperation.LSTM)
+    layer.input_mode = trt.RNNInputMode.SKIP  # default LINEAR
+    weights = make_weights(OP, NUM_LAYERS, BIDIRECTIONAL, E, H, skip=True)
+    keep = set_rnn_weights(layer, weights, OP, NUM_LAYERS, BIDIRECTIONAL, H)  # R, Wb, Rb only
+    print_rnn(layer)
+    for i in range(3):
+        layer.get_output(i).name = f"outputT{i}"
+        network.mark_output(layer.get_output(i))
+    return keep
+
+
+# torch.nn.RNN / LSTM / GRU stack the gates of one layer in one matrix: weight_ih_l{k} is [gates * H, input size].
+# Row block g belongs to the gate below; TensorRT takes each gate's block separately (set_weights_for_gate).
+TORCH_GATE_ORDER = {
+    "RELU": ["INPUT"],  # nn.RNN(nonlinearity="relu"): a single gate
+    "TANH": ["INPUT"],  # nn.RNN(nonlinearity="tanh")
+    "LSTM": ["INPUT", "FORGET", "CELL", "OUTPUT"],  # nn.LSTM: i, f, g, o
+    "GRU": ["RESET", "UPDATE", "HIDDEN"],  # nn.GRU: r, z, n
+}
+
+
+def make_weights(op, num_layers, bidirectional, input_size, hidden, skip=False, seed=97):
+    """Seeded weights in torch layout: {"weight_ih_l0": [G*H, E], "weight_hh_l0": [G*H, H], "bias_ih_l0", ...}."""
+    rng = np.random.default_rng(seed)
+    gates = len(TORCH_GATE_ORDER[op])
+    directions = 2 if bidirectional else 1
+    bound = 1.0 / np.sqrt(hidden)  # torch's default init range
+    weights = {}
+    for layer in range(num_layers):
+        for direction in range(directions):
+            suffix = f"l{layer}" + ("_reverse" if direction else "")
+            in_size = input_size if layer == 0 else directions * hidden
+            if not (skip and layer == 0):  # RNNInputMode.SKIP: the first layer has no input matrix
+                weights["weight_ih_" + suffix] = rng.uniform(-bound, bound, (gates * hidden, in_size))
+            weights["weight_hh_" + suffix] = rng.uniform(-bound, bound, (gates * hidden, hidden))
+            weights["bias_ih_" + suffix] = rng.uniform(-bound, bound, gates * hidden)
+            weights["bias_hh_" + suffix] = rng.uniform(-bound, bound, gates * hidden)
+    return {k: v.astype(np.float32) for k, v in weights.items()}
+
+
+def rnn_reference(x, weights, op, num_layers, bidirectional, hidden, h0=None, c0=None, lengths=None):
+    """numpy (float64) RNN with torch's equations; returns (output, final hidden, final cell).
+
+    output [N, S, K*H] (zeros after a sequence's length), final states [N, num_layers*K, H] with the forward
+    direction of layer l at 2l and the backward one at 2l+1 (K = 2 when bidirectional, else 1)."""
+    def sigmoid(v):
+        return 1.0 / (1.0 + np.exp(-v))
+
+    n_batch, n_steps, _ = x.shape
+    directions = 2 if bidirectional else 1
+    w = {k: v.astype(np.float64) for k, v in weights.items()}
+    layer_input = x.astype(np.float64)
+    h_final = np.zeros((n_batch, num_layers * directions, hidden))
+    c_final = np.zeros((n_batch, num_layers * directions, hidden))
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            suffix = f"l{layer}" + ("_reverse" if direction else "")
+            w_ih, w_hh = w.get("weight_ih_" + suffix), w["weight_hh_" + suffix]
+            b_ih, b_hh = w["bias_ih_" + suffix], w["bias_hh_" + suffix]
+            index = layer * directions + direction
+            out = np.zeros((n_batch, n_steps, hidden))
+            for n in range(n_batch):
+                length = n_steps if lengths is None else int(lengths[n])
+                h = np.zeros(hidden) if h0 is None else h0[n, index].astype(np.float64)
+                c = np.zeros(hidden) if c0 is None else c0[n, index].astype(np.float64)
+                steps = range(length) if direction == 0 else range(length - 1, -1, -1)
+                for t in steps:
+                    xt = layer_input[n, t]
+                    # SKIP mode: no input matrix, x (size H) is added to every gate as it is
+                    gx = (w_ih @ xt if w_ih is not None else np.tile(xt, len(b_ih) // hidden)) + b_ih
+                    gh = w_hh @ h + b_hh
+                    if op == "RELU":
+                        h = np.maximum(gx + gh, 0)
+                    elif op == "TANH":
+                        h = np.tanh(gx + gh)
+                    elif op == "LSTM":
+                        i, f, g, o = np.split(gx + gh, 4)
+                        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+                        h = sigmoid(o) * np.tanh(c)
+                    else:  # GRU: the reset gate scales the recurrent part of the candidate, bias included
+                        xr, xz, xn = np.split(gx, 3)
+                        hr, hz, hn = np.split(gh, 3)
+                        r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+                        h = (1 - z) * np.tanh(xn + r * hn) + z * h
+                    out[n, t] = h
+                h_final[n, index], c_final[n, index] = h, c
+            outputs.append(out)
+        layer_input = np.concatenate(outputs, axis=-1)
+    return layer_input.astype(np.float32), h_final.astype(np.float32), c_final.astype(np.float32)
+
+
+def set_rnn_weights(layer, weights, op, num_layers, bidirectional, hidden):
+    """Cut the torch-layout matrices into per-gate blocks and hand them to TensorRT; return the blocks."""
+    directions = 2 if bidirectional else 1
+    keep = []
+    for index in range(num_layers * directions):  # TensorRT's layer index: 2l (forward) and 2l+1 (backward)
+        suffix = f"l{index // directions}" + ("_reverse" if index % directions else "")
+        for g, gate_name in enumerate(TORCH_GATE_ORDER[op]):
+            gate = getattr(trt.RNNGateType, gate_name)
+            rows = slice(g * hidden, (g + 1) * hidden)
+            for is_w, kind in ((True, "ih"), (False, "hh")):
+                if "weight_" + kind + "_" + suffix in weights:
+                    block = np.ascontiguousarray(weights["weight_" + kind + "_" + suffix][rows])
+                    layer.set_weights_for_gate(index, gate, is_w, trt.Weights(block))
+                    keep.append(block)
+                bias = np.ascontiguousarray(weights["bias_" + kind + "_" + suffix][rows])
+                layer.set_bias_for_gate(index, gate, is_w, trt.Weights(bias))  # Wb and Rb, even in SKIP mode
+                keep.append(bias)
+    return keep
+
+
+def print_rnn(layer):
+    print(f"op = {layer.op}, direction = {layer.direction}, input_mode = {layer.input_mode}")
+    print(f"num_layers = {layer.num_layers}, hidden_size = {layer.hidden_size}, "
+          f"max_seq_length = {layer.max_seq_length}, data_length = {layer.data_length}")
+
+
+def check_cuda(result):
+    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
+    error, *values = result
+    if error != cudart.cudaError_t.cudaSuccess:
+        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def execute(engine, inputs):
+    """Run the engine once on `inputs`; return {output name: numpy array}."""
+    context = engine.create_execution_context()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device = {}, {}
+
+    def bind(name):  # shape tensors live in host memory, everything else on the GPU
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:  # inputs first: the output shapes depend on their shapes (and shape-tensor values)
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        context.set_input_shape(name, host[name].shape)
+        bind(name)
+    for name in output_names:
+        shape = tuple(context.get_tensor_shape(name))
+        host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        bind(name)
+
+    stream = check_cuda(cudart.cudaStreamCreate())
+    for name in input_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
+    if not context.execute_async_v3(int(stream)):
+        raise RuntimeError("execute_async_v3 failed")
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
+    check_cuda(cudart.cudaStreamDestroy(stream))
+    return {name: host[name] for name in output_names}
+
+
+def run_engine(inputs):
+    """Build the network, run it once, return {output name: numpy array}."""
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    config = builder.create_builder_config()
+    config.clear_flag(trt.BuilderFlag.TF32)  # FP32 check at 1e-5: no TF32 in the RNN's matrix products
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 1 << 30)
+    weights = add_layers(network, inputs)  # the numpy weights must stay alive until the build is done
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError("building the engine failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserializing the engine failed")
+    return execute(engine, inputs)
+
+
+def compare(name, got, want):
+    """Print one output and its check; floats within TOLERANCE, integers and booleans exactly."""
+    print(f"{name} {got.shape} {got.dtype}:\n{got}")
+    if got.shape != want.shape:
+        print(f"check result: False, shape {got.shape} != expected {want.shape}")
+        return False
+    if want.dtype.kind in "biu":
+        ok = bool(np.array_equal(got, want))
+        error = float(np.max(np.abs(got.astype(np.int64) - want.astype(np.int64)))) if want.size else 0.0
+    else:
+        ok = bool(np.allclose(got, want, **TOLERANCE))
+        error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+    print(f"check result: {ok}, max abs error = {error:.3e}")
+    return ok
+
+
+def main():
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
+    inputs = make_inputs()
+    for name, value in inputs.items():
+        print(f"{name} {value.shape} {value.dtype}:\n{value}")
+    outputs = run_engine(inputs)
+    expected = reference(inputs)
+    passed = True
+    for name, want in expected.items():
+        passed = compare(name, outputs[name], want) and passed
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(stem + ".output.npz", **{name: outputs[name] for name in expected})
+    return passed
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

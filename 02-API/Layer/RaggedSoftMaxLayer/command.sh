@@ -1,0 +1,7 @@
+#!/bin/bash
+set -euo pipefail
+cd "$(dirname "$0")"
+for s in SimpleExample.py Bounds.py; do
+    echo "=== $s"
+    python3 "$s"
+done

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""SelectLayer / Broadcasting: condition [3, 1], then [1, 4] and else [1, 1] broadcast to a [3, 4] output.
+
+All three inputs need the same rank; each dimension is either equal or 1. The condition here is computed in the
+network by an ElementWise GREATER (a comparison yields a BOOL tensor)."""
+import os
+import sys
+
+import numpy as np
+import tensorrt as trt
+
+try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
+    from cuda.bindings import runtime as cudart
+except ImportError:  # older cuda-python
+    from cuda import cudart
+
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+
+
+def make_inputs():
+    return {"inputT0": np.array([[1.0], [-1.0], [2.0]], dtype=np.float32),  # condition: inputT0 > 0
+            "inputT1": np.arange(1, 5, dtype=np.float32).reshape(1, 4),
+            "inputT2": np.array([[-9.0]], dtype=np.float32)}
+
+
+def reference(inputs):
+    return {"outputT0": np.where(inputs["inputT0"] > 0, inputs["inputT1"], inputs["inputT2"]).astype(np.float32)}
+
+
+def add_layers(network, inputs):
+    x = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
+    then_input = network.add_input("inputT1", trt.float32, inputs["inputT1"].shape)
+    else_input = network.add_input("inputT2", trt.float32, inputs["inputT2"].shape)
+    zero = network.add_constant((1, 1), trt.Weights(np.zeros((1, 1), dtype=np.float32))).get_output(0)
+    condition = network.add_elementwise(x, zero, trt.ElementWiseOperation.GREATER).get_output(0)
+    layer = network.add_select(condition, then_input, else_input)
+    print(f"condition {tuple(condition.shape)} {condition.dtype}, then {tuple(then_input.shape)}, "
+          f"else {tuple(else_input.shape)} -> output {tuple(layer.get_output(0).shape)}")
+    layer.get_output(0).name = "outputT0"
+    network.mark_output(layer.get_output(0))
+
+
+def check_cuda(result):
+    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
+    error, *values = result
+    if error != cudart.cudaError_t.cudaSuccess:
+        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def execute(engine, inputs):
+    """Run the engine once on `inputs`; return {output name: numpy array}."""
+    context = engine.create_execution_context()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device = {}, {}
+
+    def bind(name):  # shape tensors live in host memory, everything else on the GPU
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:  # inputs first: the output shapes depend on their shapes (and shape-tensor values)
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        context.set_input_shape(name, host[name].shape)
+        bind(name)
+    for name in output_names:
+        shape = tuple(context.get_tensor_shape(name))
+        host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        bind(name)
+
+    stream = check_cuda(cudart.cudaStreamCreate())
+    for name in input_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
+    if not context.execute_async_v3(int(stream)):
+        raise RuntimeError("execute_async_v3 failed")
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
+    check_cuda(cudart.cudaStreamDestroy(stream))
+    return {name: host[name] for name in output_names}
+
+
+def run_engine(inputs):
+    """Build the network, run it once, return {output name: numpy array}."""
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    config = builder.create_builder_config()
+    add_layers(network, inputs)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError("building the engine failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserializing the engine failed")
+    return execute(engine, inputs)
+
+
+def compare(name, got, want):
+    """Print one output and its check; floats within TOLERANCE, integers and booleans exactly."""
+    print(f"{name} {got.shape} {got.dtype}:\n{got}")
+    if got.shape != want.shape:
+        print(f"check result: False, shape {got.shape} != expected {want.shape}")
+        return False
+    if want.dtype.kind in "biu":
+        ok = bool(np.array_equal(got, want))
+        error = float(np.max(np.abs(got.astype(np.int64) - want.astype(np.int64)))) if want.size else 0.0
+    else:
+        ok = bool(np.allclose(got, want, **TOLERANCE))
+        error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+    print(f"check result: {ok}, max abs error = {error:.3e}")
+    return ok
+
+
+def main():
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
+    inputs = make_inputs()
+    for name, value in inputs.items():
+        print(f"{name} {value.shape} {value.dtype}:\n{value}")
+    outputs = run_engine(inputs)
+    expected = reference(inputs)
+    passed = True
+    for name, want in expected.items():
+        passed = compare(name, outputs[name], want) and passed
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(stem + ".output.npz", **{name: outputs[name] for name in expected})
+    return passed
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""SliceLayer / SampleMode: what happens to coordinates outside the input, for every trt.SampleMode.
+
+One window, start (0, 0, -1, -2), shape (1, 1, 6, 9), stride 1, reaches 1 row / 2 columns before and after a
+[1, 1, 4, 5] input. WRAP takes coordinates modulo the size, CLAMP clamps them to the edge, FILL writes a fill value
+(0, or the value of a tensor given with set_input(4, ...)), REFLECT mirrors around the edge element.
+STRICT_BOUNDS (the default; called DEFAULT before 8.5) requires the window to stay inside the input; it is shown
+with an in-bounds window. (trt.SliceMode is the deprecated 8.5 name of trt.SampleMode.)"""
+import os
+import sys
+
+import numpy as np
+import tensorrt as trt
+
+try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
+    from cuda.bindings import runtime as cudart
+except ImportError:  # older cuda-python
+    from cuda import cudart
+
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+SHAPE = (1, 1, 4, 5)
+START, SIZE = (0, 0, -1, -2), (1, 1, 6, 9)
+FILL_VALUE = np.array([-1.0], dtype=np.float32)
+
+def make_inputs():
+    """x[n, c, h, w] = 100 c + 10 h + w: every value tells where it came from."""
+    c, h, w = np.meshgrid(np.arange(SHAPE[1]), np.arange(SHAPE[2]), np.arange(SHAPE[3]), indexing="ij")
+    return {"inputT0": (100 * c + 10 * h + w).astype(np.float32).reshape(SHAPE)}
+
+
+def coordinates(start, size, extent, mode):
+    """Input coordinate read for each output position along one axis (None = outside, FILL)."""
+    result = []
+    for i in range(size):
+        c = start + i
+        if 0 <= c < extent:
+            result.append(c)
+        elif mode == "WRAP":
+            result.append(c % extent)
+        elif mode == "CLAMP":
+            result.append(min(max(c, 0), extent - 1))
+        elif mode == "REFLECT":  # period 2 (extent - 1): ... 2 1 [0 1 2 3] 2 1 0 ...
+            period = 2 * (extent - 1)
+            c = c % period if period else 0
+            result.append(period - c if c >= extent else c)
+        else:
+            result.append(None)
+    return result
+
+
+def window(x, mode, fill):
+    rows = coordinates(START[2], SIZE[2], x.shape[2], mode)
+    cols = coordinates(START[3], SIZE[3], x.shape[3], mode)
+    y = np.empty(SIZE, dtype=np.float32)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            y[0, 0, i, j] = fill if (r is None or c is None) else x[0, 0, r, c]
+    return y
+
+
+def reference(inputs):
+    x = inputs["inputT0"]
+    return {"STRICT_BOUNDS/outputT0": x[:, :, 1:3, 1:4].copy(),
+            "WRAP/outputT0": window(x, "WRAP", 0),
+            "CLAMP/outputT0": window(x, "CLAMP", 0),
+            "FILL/outputT0": window(x, "FILL", 0.0),
+            "FILL_value/outputT0": window(x, "FILL", FILL_VALUE[0]),
+            "REFLECT/outputT0": window(x, "REFLECT", 0)}
+
+
+def add_layers(network, inputs):
+    x = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
+    strict = network.add_slice(x, (0, 0, 1, 1), (1, 1, 2, 3), (1, 1, 1, 1))
+    strict.mode = trt.SampleMode.STRICT_BOUNDS  # the default, set here only to name it
+    layers = {"STRICT_BOUNDS": strict}
+    for name, mode in (("WRAP", trt.SampleMode.WRAP), ("CLAMP", trt.SampleMode.CLAMP),
+                       ("FILL", trt.SampleMode.FILL), ("FILL_value", trt.SampleMode.FILL),
+                       ("REFLECT", trt.SampleMode.REFLECT)):
+        layer = network.add_slice(x, START, SIZE, (1, 1, 1, 1))
+        layer.mode = mode
+        layers[name] = layer
+    fill = network.add_constant((1,), trt.Weights(FILL_VALUE)).get_output(0)
+    layers["FILL_value"].set_input(4, fill)  # input 4: the fill value, allowed only with SampleMode.FILL
+    for name, layer in layers.items():
+        print(f"{name}: mode = {layer.mode}, start = {tuple(layer.start)}, shape = {tuple(layer.shape)}")
+        layer.get_output(0).name = name + "/outputT0"
+        network.mark_output(layer.get_output(0))
+
+
+def check_cuda(result):
+    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
+    error, *values = result
+    if error != cudart.cudaError_t.cudaSuccess:
+        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def execute(engine, inputs):
+    """Run the engine once on `inputs`; return {output name: numpy array}."""
+    context = engine.create_execution_context()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device = {}, {}
+
+    def bind(name):  # shape tensors live in host memory, everything else on the GPU
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:  # inputs first: the output shapes depend on their shapes (and shape-tensor values)
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        context.set_input_shape(name, host[name].shape)
+        bind(name)
+    for name in output_names:
+        shape = tuple(context.get_tensor_shape(name))
+        host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        bind(name)
+
+    stream = check_cuda(cudart.cudaStreamCreate())
+    for name in input_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
+    if not context.execute_async_v3(int(stream)):
+        raise RuntimeError("execute_async_v3 failed")
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
+    check_cuda(cudart.cudaStreamDestroy(stream))
+    return {name: host[name] for name in output_names}
+
+
+def run_engine(inputs):
+    """Build the network, run it once, return {output name: numpy array}."""
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    config = builder.create_builder_config()
+    add_layers(network, inputs)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError("building the engine failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserializing the engine failed")
+    return execute(engine, inputs)
+
+
+def compare(name, got, want):
+    """Print one output and its check; floats within TOLERANCE, integers and booleans exactly."""
+    print(f"{name} {got.shape} {got.dtype}:\n{got}")
+    if got.shape != want.shape:
+        print(f"check result: False, shape {got.shape} != expected {want.shape}")
+        return False
+    if want.dtype.kind in "biu":
+        ok = bool(np.array_equal(got, want))
+        error = float(np.max(np.abs(got.astype(np.int64) - want.astype(np.int64)))) if want.size else 0.0
+    else:
+        ok = bool(np.allclose(got, want, **TOLERANCE))
+        error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+    print(f"check result: {ok}, max abs error = {error:.3e}")
+    return ok
+
+
+def main():
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
+    inputs = make_inputs()
+    for name, value in inputs.items():
+        print(f"{name} {value.shape} {value.dtype}:\n{value}")
+    outputs = run_engine(inputs)
+    expected = reference(inputs)
+    passed = True
+    for name, want in expected.items():
+        passed = compare(name, outputs[name], want) and passed
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(stem + ".output.npz", **{name: outputs[name] for name in expected})
+    return passed
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

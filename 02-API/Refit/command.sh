@@ -1,0 +1,6 @@
+#!/bin/bash
+# Run from anywhere: bash 02-API/Refit/command.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python3 main.py
