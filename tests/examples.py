@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_DIRS = {".git", ".gpu", ".whl", "tests", "include", "__pycache__", ".pytest_cache", ".ci"}
-DEFAULT_TIMEOUT = 300
+DEFAULT_TIMEOUT = 600
 
 
 def find_examples(root=ROOT):

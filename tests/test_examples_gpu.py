@@ -57,6 +57,11 @@ def test_example_on_gpu(example, tmp_path):
         pytest.skip(reason)
 
     folder, returncode, output = run_in_copy(example, tmp_path, timeout)
+    log_dir = os.environ.get("COOKBOOK_LOG_DIR")  # keep every example's full output, e.g. for its README
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        with open(os.path.join(log_dir, example.as_posix().replace("/", "_") + ".log"), "w") as f:
+            f.write(output)
     tail = f"\n--- output tail of {example}/command.sh ---\n{output[-6000:]}"
     assert returncode == 0, f"command.sh exited with {returncode}{tail}"
     assert "check result: True" in output, f"no 'check result: True' printed{tail}"

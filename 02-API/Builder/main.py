@@ -93,7 +93,7 @@ def show_queries(builder):
     print(f"builder.max_threads            = {builder.max_threads}  (threads the builder may use)")
     print(f"builder.logger                 = {builder.logger}")
     print(f"builder.error_recorder         = {builder.error_recorder}  (see 02-API/ErrorRecorder)")
-    print(f"builder.gpu_allocator          = {builder.gpu_allocator}  (see 02-API/GPUAllocator)")
+    print("builder.gpu_allocator          = write-only (set it to an IGpuAllocator, see 02-API/GPUAllocator)")
     registry = builder.get_plugin_registry()
     print(f"builder.get_plugin_registry()  = {registry} with {len(registry.plugin_creator_list)} plugin creators "
           "(before trt.init_libnvinfer_plugins they are few or none)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """02-API/BuilderConfig/FP16.py: BuilderFlag.FP16 lets TensorRT run layers in half precision.
 
-The same two-convolution network is built in FP32 (TF32 cleared) and with FP16 allowed. Shown: the error of each
+The same two-convolution network (Conv-ReLU-Conv-MaxPool, big enough that FP16 kernels are faster) is built in FP32 (TF32 cleared) and with FP16 allowed. Shown: the error of each
 against float64 numpy, the engine's I/O types (they stay FP32: FP16 only changes the layers inside), and the
 per-layer formats / precisions reported by the engine inspector (profiling_verbosity = DETAILED).
 """
@@ -18,7 +18,8 @@ except ImportError:  # older cuda-python
 
 INPUT_NAME = "inputT0"
 OUTPUT_NAME = "outputT0"
-N, C, H, W, C1, C2 = 2, 8, 8, 8, 16, 16
+N, C, H, W, C1, C2 = 4, 32, 32, 32, 64, 64
+POOL = 8  # the output is max-pooled 8x8 to keep it (and the stored reference) small
 TOLERANCE = {"rtol": 1e-2, "atol": 1e-2}  # FP16 arithmetic (10-bit mantissa)
 
 
@@ -42,13 +43,14 @@ def conv2d(x, w, b):
     r = w.shape[2] // 2
     xp = np.pad(x, ((0, 0), (0, 0), (r, r), (r, r)))
     windows = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))
-    return np.einsum("nchwij,ocij->nohw", windows, w) + b.reshape(1, -1, 1, 1)
+    return np.einsum("nchwij,ocij->nohw", windows, w, optimize=True) + b.reshape(1, -1, 1, 1)
 
 
 def reference(inputs):
     p = {k: v.astype(np.float64) for k, v in make_weights().items()}
     x = inputs[INPUT_NAME].astype(np.float64)
     y = conv2d(np.maximum(conv2d(x, p["conv1.weight"], p["conv1.bias"]), 0), p["conv2.weight"], p["conv2.bias"])
+    y = y.reshape(N, C2, H // POOL, POOL, W // POOL, POOL).max(axis=(3, 5))
     return {OUTPUT_NAME: y.astype(np.float32)}
 
 
@@ -75,8 +77,11 @@ def build_network(builder, weights):
                                        trt.Weights(weights["conv2.bias"]))
     conv2.padding_nd = (1, 1)
     conv2.name = "Conv2"
-    conv2.get_output(0).name = OUTPUT_NAME
-    network.mark_output(conv2.get_output(0))
+    pool = network.add_pooling_nd(conv2.get_output(0), trt.PoolingType.MAX, (POOL, POOL))
+    pool.stride_nd = (POOL, POOL)
+    pool.name = "MaxPool"
+    pool.get_output(0).name = OUTPUT_NAME
+    network.mark_output(pool.get_output(0))
     return network
 
 

@@ -3,10 +3,12 @@
 BuilderFlag.OBEY_PRECISION_CONSTRAINTS and BuilderFlag.PREFER_PRECISION_CONSTRAINTS.
 
 Network: y = ReLU(x @ W1 + b1) @ W2, FP16 allowed, TF32 cleared.
-1. no constraint: TensorRT picks FP16 where faster -> FP16-sized error
-2. every computing layer constrained to FP32 + OBEY: FP32-sized error (this output is saved and checked)
-3. the same constraints + PREFER: same here (PREFER only differs when a constraint cannot be met)
-4. a constraint that cannot be met (ReLU in INT8 with no scale for its tensors): OBEY vs PREFER, with the messages
+1. no constraint: TensorRT picks, per layer, whichever of FP32 / FP16 is faster (FP16 is allowed, not forced)
+2. every computing layer constrained to FP16 + OBEY: FP16-sized error
+3. every computing layer constrained to FP32 + OBEY: FP32-sized error (this output is saved and checked)
+4. the FP32 constraints + PREFER: same here (PREFER only differs when a constraint cannot be met)
+5. a constraint that cannot be met (INT8 allowed, every tensor has a dynamic range except the ReLU output, and
+   the ReLU is constrained to INT8): OBEY vs PREFER, with the messages
 Without either flag (TensorRT 8.6), layer.precision is only a hint that the builder may ignore.
 """
 import os
@@ -22,7 +24,7 @@ except ImportError:  # older cuda-python
 
 INPUT_NAME = "inputT0"
 OUTPUT_NAME = "outputT0"
-M, K, HIDDEN, N = 16, 64, 64, 16
+M, K, HIDDEN, N = 256, 512, 512, 16  # large enough that FP16 kernels are faster than FP32 ones
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # the saved output comes from the engine constrained to FP32
 
 
@@ -181,23 +183,34 @@ def main():
     y = run_engine(engine, inputs)[OUTPUT_NAME]
     print(f"  max abs error = {np.max(np.abs(y - expected)):.3e}")
 
+    set_constraints(layers, trt.float16)
+    engine = build(builder, network, [fp16, obey], runtime, logger, "2. FP16 allowed, all layers FP16, OBEY")
+    y = run_engine(engine, inputs)[OUTPUT_NAME]
+    print(f"  max abs error = {np.max(np.abs(y - expected)):.3e}")
+
     set_constraints(layers, trt.float32)
     print(f"after layer.precision = trt.float32 and set_output_type(0, trt.float32): precision = "
           f"{layer.precision}, precision_is_set = {layer.precision_is_set}, "
           f"output_type_is_set(0) = {layer.output_type_is_set(0)}")
-    engine = build(builder, network, [fp16, obey], runtime, logger, "2. FP16 allowed, all layers FP32, OBEY")
+    engine = build(builder, network, [fp16, obey], runtime, logger, "3. FP16 allowed, all layers FP32, OBEY")
     outputs = run_engine(engine, inputs)
     obey_error = float(np.max(np.abs(outputs[OUTPUT_NAME] - expected)))
     print(f"  max abs error = {obey_error:.3e}")
-    engine = build(builder, network, [fp16, prefer], runtime, logger, "3. FP16 allowed, all layers FP32, PREFER")
+    engine = build(builder, network, [fp16, prefer], runtime, logger, "4. FP16 allowed, all layers FP32, PREFER")
     y = run_engine(engine, inputs)[OUTPUT_NAME]
     print(f"  max abs error = {np.max(np.abs(y - expected)):.3e}")
 
     set_constraints(layers, None)
-    layers[2].precision = trt.int8  # ReLU in INT8, but no tensor has a dynamic range and there is no calibrator
+    relu_output = layers[2].get_output(0).name
+    for i in range(network.num_layers):  # INT8 scales for every tensor but the ReLU's output
+        layer = network.get_layer(i)
+        for tensor in [layer.get_input(j) for j in range(layer.num_inputs)] + [layer.get_output(0)]:
+            if tensor is not None and tensor.name != relu_output:
+                tensor.set_dynamic_range(-8.0, 8.0)
+    layers[2].precision = trt.int8
     for flag, name in ((obey, "OBEY"), (prefer, "PREFER")):
         engine = build(builder, network, [trt.BuilderFlag.INT8, flag], runtime, logger,
-                       f"4. INT8 allowed, ReLU constrained to INT8 without scales, {name}")
+                       f"5. INT8 allowed, ReLU constrained to INT8, its output has no scale, {name}")
         if engine is not None:
             y = run_engine(engine, inputs)[OUTPUT_NAME]
             print(f"  max abs error = {np.max(np.abs(y - expected)):.3e}")

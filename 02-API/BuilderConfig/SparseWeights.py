@@ -2,7 +2,7 @@
 """02-API/BuilderConfig/SparseWeights.py: BuilderFlag.SPARSE_WEIGHTS lets TensorRT use 2:4 structured-sparse
 kernels (Ampere and newer, FP16 / INT8) for layers whose weights have the right zero pattern.
 
-The convolution weights below are made 2:4 sparse: in every group of 4 consecutive input channels (for each output
+Network: Conv 3x3 (256 -> 256 channels, 64x64, batch 4) -> MaxPool 16x16. The convolution weights below are made 2:4 sparse: in every group of 4 consecutive input channels (for each output
 channel and kernel position) two weights are zero. The builder's INFO messages tagged "(Sparsity)" say which layers
 were eligible and which ones got a sparse kernel; they are printed for a build with and without the flag.
 """
@@ -19,7 +19,8 @@ except ImportError:  # older cuda-python
 
 INPUT_NAME = "inputT0"
 OUTPUT_NAME = "outputT0"
-N, C, H, W, K = 1, 32, 16, 16, 64
+N, C, H, W, K = 4, 256, 64, 64, 256
+POOL = 16  # the output is max-pooled 16x16 to keep it (and the stored reference) small
 TOLERANCE = {"rtol": 1e-2, "atol": 1e-2}  # FP16 arithmetic
 
 
@@ -47,13 +48,14 @@ def conv2d(x, w, b):
     r = w.shape[2] // 2
     xp = np.pad(x, ((0, 0), (0, 0), (r, r), (r, r)))
     windows = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))
-    return np.einsum("nchwij,ocij->nohw", windows, w) + b.reshape(1, -1, 1, 1)
+    return np.einsum("nchwij,ocij->nohw", windows, w, optimize=True) + b.reshape(1, -1, 1, 1)
 
 
 def reference(inputs):
     p = {k: v.astype(np.float64) for k, v in make_weights().items()}
-    return {OUTPUT_NAME: conv2d(inputs[INPUT_NAME].astype(np.float64), p["conv.weight"], p["conv.bias"])
-            .astype(np.float32)}
+    y = conv2d(inputs[INPUT_NAME].astype(np.float64), p["conv.weight"], p["conv.bias"])
+    y = y.reshape(N, K, H // POOL, POOL, W // POOL, POOL).max(axis=(3, 5))
+    return {OUTPUT_NAME: y.astype(np.float32)}
 
 
 class CollectingLogger(trt.ILogger):
@@ -90,8 +92,11 @@ def build_engine(builder, runtime, logger, weights, sparse):
                                       trt.Weights(weights["conv.bias"]))
     conv.padding_nd = (1, 1)
     conv.name = "SparseConv"
-    conv.get_output(0).name = OUTPUT_NAME
-    network.mark_output(conv.get_output(0))
+    pool = network.add_pooling_nd(conv.get_output(0), trt.PoolingType.MAX, (POOL, POOL))
+    pool.stride_nd = (POOL, POOL)
+    pool.name = "MaxPool"
+    pool.get_output(0).name = OUTPUT_NAME
+    network.mark_output(pool.get_output(0))
     config = builder.create_builder_config()
     config.set_flag(trt.BuilderFlag.FP16)
     if sparse:

@@ -3,8 +3,9 @@
 
 Three inputs (float32, int32, bool) and one cast layer per conversion; outputs are named "<from>_to_<to>".
 float -> int rounds toward zero, anything -> bool is "!= 0", bool -> number gives 0/1.
-uint8 is used with integral values in [0, 255] (uint8 tensors are meant for network inputs/outputs).
-to_type can also be changed after creation (shown on the last layer).
+uint8 is used with integral values in [0, 255] (uint8 tensors are meant for network inputs/outputs; uint8 converts
+only to/from float32 and float16). to_type can also be changed after creation (shown on the last layer).
+Every marked output gets its dtype set to the cast's type: TensorRT 8.6 refuses to build otherwise (see README).
 """
 import os
 import sys
@@ -56,15 +57,22 @@ def add_layers(network, inputs):
     for name, tensor, to_type in cases:
         layer = network.add_cast(tensor, to_type)
         print(f"{name:20s} {tensor.dtype} -> layer.to_type = {layer.to_type}")
-        layer.get_output(0).name = name
-        network.mark_output(layer.get_output(0))
+        output = layer.get_output(0)
+        output.name = name
+        network.mark_output(output)
+        # TensorRT 8.6: a network output keeps the default type float32 unless it is set. A cast to int32 / bool / uint8
+        # marked as output without this fails at build time with "Output tensor ... of type Float produced from output
+        # of incompatible type Int32" (float16 would be silently converted back to float32), so set it every time.
+        output.dtype = to_type
         if name == "float32_to_uint8":
-            as_uint8 = layer.get_output(0)
-    layer = network.add_cast(as_uint8, trt.int32)
+            as_uint8 = output
+    layer = network.add_cast(as_uint8, trt.float16)  # uint8 converts only to/from float32 and float16
     layer.to_type = trt.float32  # the member can be changed after creation
     print(f"float32_to_uint8_to_float32: layer.to_type changed to {layer.to_type}")
-    layer.get_output(0).name = "float32_to_uint8_to_float32"
-    network.mark_output(layer.get_output(0))
+    output = layer.get_output(0)
+    output.name = "float32_to_uint8_to_float32"
+    network.mark_output(output)
+    output.dtype = trt.float32
 
 
 def check_cuda(result):

@@ -6,7 +6,7 @@
 - input 1: "startT1", a 0-d float32 tensor (the start value);
 - input 2: "deltaT2", a float32 tensor [2]: one delta per output dimension.
 output[i, j] = start + i * delta[0] + j * delta[1]. Here shape = (3, 5), start = 10, delta = (100, 1).
-While an input is set, the matching static member is not used (layer.shape then reports no dimensions).
+While an input is set, the matching static member (shape, alpha, beta) is not used.
 """
 import os
 import sys
@@ -43,7 +43,8 @@ def add_layers(network, profile, inputs):
     layer.set_input(0, shape)
     layer.set_input(1, start)
     layer.set_input(2, delta)
-    print(f"num_inputs = {layer.num_inputs}, layer.shape = {layer.shape}, output shape = {layer.get_output(0).shape}")
+    print(f"operation = {layer.operation}, num_inputs = {layer.num_inputs}, "
+          f"output shape = {layer.get_output(0).shape} (known at run time)")
     layer.get_output(0).name = "outputT0"
     network.mark_output(layer.get_output(0))
 
