@@ -2,7 +2,12 @@
 """GridSampleLayer / InterpolationMode: NEAREST, LINEAR (default) and CUBIC on the same input and grid.
 
 NEAREST takes the closest pixel, LINEAR blends the 2x2 neighbours (bilinear), CUBIC the 4x4 neighbours (bicubic,
-coefficient -0.75 as in PyTorch). sample_mode FILL, align_corners False."""
+coefficient A = -0.75 as in PyTorch). sample_mode FILL, align_corners False.
+
+TensorRT 8.6 quirk (found by comparing its output on an H100 with numpy): CUBIC is PyTorch's bicubic except for ONE
+tap: the top-left tap of the 4x4 neighbourhood, whose weight is w_y[0] * w_x[0], reads the pixel (y0, x0) (the tap
+at [1][1], 0 when off the image) instead of (y0 - 1, x0 - 1). The reference implements that (grid_sample(...,
+trt86_cubic=True)) and the script prints how far this is from the textbook / PyTorch bicubic."""
 import os
 import sys
 
@@ -82,7 +87,8 @@ def cubic_weights(t):
     return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
-def grid_sample(data, grid, mode="LINEAR", sample_mode="FILL", align_corners=False):
+def grid_sample(data, grid, mode="LINEAR", sample_mode="FILL", align_corners=False, trt86_cubic=False):
+    """numpy grid sample; CUBIC is PyTorch's bicubic, or TensorRT 8.6's variant with trt86_cubic=True (see above)."""
     data, grid = data.astype(np.float64), grid.astype(np.float64)
     n, c, h, w = data.shape
     out = np.zeros((n, c) + grid.shape[1:3])
@@ -97,8 +103,10 @@ def grid_sample(data, grid, mode="LINEAR", sample_mode="FILL", align_corners=Fal
                 value = 0.0
                 for i in range(4):
                     for j in range(4):
-                        yy = apply_sample_mode(y0 - 1 + i, h, sample_mode, align_corners)
-                        xx = apply_sample_mode(x0 - 1 + j, w, sample_mode, align_corners)
+                        # tap [i][j] is pixel (y0 - 1 + i, x0 - 1 + j); TensorRT 8.6 reads tap [1][1] for tap [0][0]
+                        ti, tj = (1, 1) if (trt86_cubic and i == 0 and j == 0) else (i, j)
+                        yy = apply_sample_mode(y0 - 1 + ti, h, sample_mode, align_corners)
+                        xx = apply_sample_mode(x0 - 1 + tj, w, sample_mode, align_corners)
                         value = value + wy[i] * wx[j] * pixel(image, yy.astype(np.int64), xx.astype(np.int64))
                 out[b, ch] = value
                 continue
@@ -118,7 +126,9 @@ MODES = ("NEAREST", "LINEAR", "CUBIC")
 
 
 def reference(inputs):
-    return {f"{m}/outputT0": grid_sample(inputs["inputT0"], inputs["inputT1"], mode=m) for m in MODES}
+    # CUBIC: what TensorRT 8.6 computes (PyTorch's bicubic with the top-left-tap quirk described at the top)
+    return {f"{m}/outputT0": grid_sample(inputs["inputT0"], inputs["inputT1"], mode=m, trt86_cubic=(m == "CUBIC"))
+            for m in MODES}
 
 
 def add_layers(network, inputs):
@@ -212,6 +222,12 @@ def main():
     for name, value in expected.items():
         print(f"{name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
         passed = check(name, outputs[name], value) and passed
+    # what a reader porting a PyTorch model sees: TensorRT 8.6's CUBIC against torch.nn.functional.grid_sample bicubic
+    textbook = grid_sample(inputs["inputT0"], inputs["inputT1"], mode="CUBIC")
+    print("CUBIC/outputT0 of PyTorch's bicubic (grid_sample mode='bicubic', padding_mode='zeros'):\n" f"{textbook}")
+    difference = float(np.max(np.abs(outputs["CUBIC/outputT0"].astype(np.float64) - textbook)))
+    print(f"TensorRT 8.6 CUBIC vs PyTorch's bicubic: max abs difference = {difference:.3e} "
+          "(top-left tap of the 4x4 neighbourhood reads pixel (y0, x0) instead of (y0 - 1, x0 - 1))")
     np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **{k: outputs[k] for k in expected})
     return passed
 

@@ -102,6 +102,15 @@ def run_engine(inputs):
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
     config = builder.create_builder_config()
     add_layers(network, inputs)
+    # TensorRT 8.6 quirk: an engine with a data-dependent output shape (NonZero, NMS) needs an optimization profile,
+    # even when every input shape is static; without one, create_execution_context() logs "Unexpected exception
+    # vector<bool>::_M_range_check" and returns None. A profile with min = opt = max = the static shape is enough.
+    profile = builder.create_optimization_profile()
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        profile.set_shape(tensor.name, tuple(tensor.shape), tuple(tensor.shape), tuple(tensor.shape))
+        print(f"optimization profile: {tensor.name} min = opt = max = {tuple(tensor.shape)}")
+    config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError("building the engine failed")
@@ -109,6 +118,8 @@ def run_engine(inputs):
     if engine is None:
         raise RuntimeError("deserializing the engine failed")
     context = engine.create_execution_context()
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
     output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]

@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """QuantizeDequantizeLayer / ZeroPoint: the optional third input (index 2) of Quantize and Dequantize.
 
-q = clamp(round(x / scale) + zero_point). The zero point must be an INT8 build-time constant of the scale's shape,
-and TensorRT 8.6 supports only symmetric quantization: it must be 0. With 0 the result equals no zero point at all;
-a zero point of 3 is rejected when the engine is built, which the script shows with the error text.
+q = clamp(round(x / scale) + zero_point), y = (q - zero_point) * scale. TensorRT 8.6 supports only symmetric
+quantization, so the zero point must be 0 (NvInfer.h), and it must be a build-time constant of the scale's size.
+NvInfer.h also says its type must be INT8, but the 8.6 builder accepts an INT8 constant only as the data input of a
+Dequantize layer: an INT8 zero-point constant feeding a Quantize layer is refused when the engine is built
+("Int8 constant is only allowed before DQ node"). The form TensorRT's own ONNX parser uses is a FLOAT zero-point
+constant (it converts the ONNX INT8 zero point to float). Three builds:
+1. zero_point_0: a FLOAT32 constant 0 on Quantize and Dequantize; same result as no zero point at all (checked).
+2. int8_zero_point_build_failed: an INT8 constant 0 on both layers; the build is refused (checked, error printed).
+3. a FLOAT32 constant 3 (asymmetric): documented as unsupported; the script prints what the builder does with it
+   (not a check: this behaviour has not been observed on a GPU yet).
 """
 import os
 import sys
@@ -25,10 +32,16 @@ def make_inputs():
     return {"inputT0": np.array([0.1, -0.3, 0.625, 1.0, -40.0, 33.3], dtype=np.float32)}
 
 
+def roundtrip(x, zero_point):
+    """numpy: Quantize then Dequantize with a zero point (round half to even, clamp to int8)."""
+    q = np.clip(np.round(x.astype(np.float64) / SCALE) + zero_point, -128, 127)
+    return (q - zero_point) * SCALE
+
+
 def reference(inputs):
-    x = inputs["inputT0"].astype(np.float64)
-    roundtrip = np.clip(np.round(x / SCALE), -128, 127) * SCALE
-    return {"zero_point_0": roundtrip.astype(np.float32), "zero_point_3_build_failed": np.array(True)}
+    # known in advance: an INT8 zero-point constant in front of a Quantize layer is refused by the 8.6 builder
+    return {"zero_point_0": roundtrip(inputs["inputT0"], 0).astype(np.float32),
+            "int8_zero_point_build_failed": np.array(True)}
 
 
 class ErrorCollector(trt.ILogger):
@@ -43,15 +56,17 @@ class ErrorCollector(trt.ILogger):
             self.messages.append(msg)
 
 
-def add_layers(network, inputs, zero_point):
+def add_layers(network, inputs, zero_point, dtype):
+    """x -> Quantize(scale, zero point) -> Dequantize(scale, zero point) -> output "zero_point_0"."""
     x = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
     scale = network.add_constant((), np.array([SCALE], dtype=np.float32)).get_output(0)
-    zero = network.add_constant((), np.array([zero_point], dtype=np.int8)).get_output(0)  # INT8, like the scale: 0-D
+    zero = network.add_constant((), np.array([zero_point], dtype=dtype)).get_output(0)  # 0-D, like the scale
     quantize_layer = network.add_quantize(x, scale)
     quantize_layer.set_input(2, zero)  # inputs: 0 data, 1 scale, 2 zero point
     dequantize_layer = network.add_dequantize(quantize_layer.get_output(0), scale)
     dequantize_layer.set_input(2, zero)
-    print(f"zero point = {zero_point}: quantize layer has {quantize_layer.num_inputs} inputs")
+    print(f"zero point = {zero_point}, {np.dtype(dtype).name} constant ({zero.dtype}): "
+          f"quantize layer has {quantize_layer.num_inputs} inputs")
     dequantize_layer.get_output(0).name = "zero_point_0"
     network.mark_output(dequantize_layer.get_output(0))
 
@@ -66,37 +81,56 @@ def check_cuda(result):
     return values[0] if len(values) == 1 else values
 
 
-def build(logger, inputs, zero_point):
-    """Build the network with the given zero point; return the serialized engine or None."""
+def build(logger, inputs, zero_point, dtype):
+    """Build the network with the given zero point; return the serialized engine or None (refused)."""
+    logger.messages.clear()
     builder = trt.Builder(logger)
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
     config = builder.create_builder_config()
     config.set_flag(trt.BuilderFlag.INT8)  # Q/DQ layers need INT8 enabled
-    add_layers(network, inputs, zero_point)
-    return builder.build_serialized_network(network, config)
+    try:
+        add_layers(network, inputs, zero_point, dtype)
+        serialized = builder.build_serialized_network(network, config)
+    except Exception as error:  # an API that raises instead of returning None counts as refused too
+        logger.messages.append(str(error))
+        serialized = None
+    said = ", TensorRT said:" if logger.messages else ""
+    print(f"    build {'refused' if serialized is None else 'succeeded'}{said}")
+    for message in logger.messages:
+        print(f"    {message}")
+    return serialized
+
+
+def build_and_run(logger, inputs, zero_point, dtype):
+    """Build and run; None if TensorRT refused the network."""
+    serialized = build(logger, inputs, zero_point, dtype)
+    if serialized is None:
+        return None
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserializing the engine failed:\n" + "\n".join(logger.messages))
+    return execute(engine, engine.create_execution_context(), inputs)["zero_point_0"]
 
 
 def run_engine(inputs):
-    """Zero point 0: build and run. Zero point 3: only build, and report whether TensorRT refused it."""
+    """Build 1 (float zero point 0) and 2 (INT8 zero point 0) are checked; build 3 (float 3) is only printed."""
     logger = ErrorCollector()
-    serialized = build(logger, inputs, 0)
-    if serialized is None:
-        raise RuntimeError("building the engine with zero point 0 failed:\n" + "\n".join(logger.messages))
-    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
-    if engine is None:
-        raise RuntimeError("deserializing the engine failed")
-    outputs = execute(engine, engine.create_execution_context(), inputs)
+    outputs = {}
+    result = build_and_run(logger, inputs, 0, np.float32)
+    if result is None:
+        raise RuntimeError("building the engine with a FLOAT32 zero point 0 failed (see above)")
+    outputs["zero_point_0"] = result
 
-    logger.messages.clear()
-    try:
-        failed = build(logger, inputs, 3) is None
-    except Exception as error:  # an API that raises instead of returning None counts as refused too
-        logger.messages.append(str(error))
-        failed = True
-    print(f"zero point = 3: build failed = {failed}, TensorRT said:")
-    for message in logger.messages:
-        print(f"    {message}")
-    outputs["zero_point_3_build_failed"] = np.array(failed)
+    outputs["int8_zero_point_build_failed"] = np.array(build(logger, inputs, 0, np.int8) is None)
+
+    result = build_and_run(logger, inputs, 3, np.float32)  # asymmetric: documented as unsupported in 8.6
+    if result is None:
+        print("zero point 3 (FLOAT32): refused by the builder, as NvInfer.h documents")
+    else:
+        x = inputs["inputT0"]
+        print(f"zero point 3 (FLOAT32): NOT refused; TensorRT computed {result}\n"
+              f"    numpy with zero point 3 applied: {roundtrip(x, 3).astype(np.float32)}\n"
+              f"    numpy with the zero point ignored: {roundtrip(x, 0).astype(np.float32)}")
     return outputs
 
 

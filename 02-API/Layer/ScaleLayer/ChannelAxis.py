@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """ScaleLayer / ChannelAxis: add_scale_nd(..., channel_axis) picks which dimension CHANNEL mode scales along.
 
-With input [N, C, H, W] = [1, 3, 4, 5]: channel_axis = 2 takes 4 coefficients (one per row), channel_axis = 3
-takes 5 (one per column). add_scale uses channel_axis = 1 in an explicit-batch network."""
+The dimensions after channel_axis are the spatial ones, and TensorRT 8.6 accepts only 2 or 3 of them ("Only 2D or 3D
+scale is supported"). With a 5D input [1, 2, 3, 2, 2]: channel_axis = 1 takes 2 coefficients (3 spatial dimensions
+follow), channel_axis = 2 takes 3 coefficients (2 spatial dimensions follow; the dimensions before the axis act as
+batch dimensions). On a 4D input [N, C, H, W], channel_axis = 2 or 3 leaves fewer than 2 spatial dimensions and the
+build fails ("Scale doesn't support less than 2D spatial (2D/3D only)"); add_scale uses channel_axis = 1 in an
+explicit-batch network."""
 import os
 import sys
 
@@ -15,9 +19,9 @@ except ImportError:  # older cuda-python
     from cuda import cudart
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
-SHAPE = (1, 3, 4, 5)
-SCALE_AXIS2 = np.array([1.0, 10.0, 100.0, 1000.0], dtype=np.float32)  # SHAPE[2] values
-SCALE_AXIS3 = np.array([1.0, 2.0, 3.0, 4.0, 5.0], dtype=np.float32)  # SHAPE[3] values
+SHAPE = (1, 2, 3, 2, 2)
+SCALE_AXIS1 = np.array([1.0, 10.0], dtype=np.float32)  # SHAPE[1] values
+SCALE_AXIS2 = np.array([1.0, 2.0, 3.0], dtype=np.float32)  # SHAPE[2] values
 
 
 def make_inputs():
@@ -26,16 +30,18 @@ def make_inputs():
 
 def reference(inputs):
     x = inputs["inputT0"]
-    return {"axis2/outputT0": x * SCALE_AXIS2.reshape(1, 1, 4, 1),
-            "axis3/outputT0": x * SCALE_AXIS3.reshape(1, 1, 1, 5)}
+    return {"axis1/outputT0": x * SCALE_AXIS1.reshape(1, 2, 1, 1, 1),
+            "axis2/outputT0": x * SCALE_AXIS2.reshape(1, 1, 3, 1, 1)}
 
 
 def add_layers(network, inputs):
     x = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
+    axis1 = network.add_scale_nd(x, trt.ScaleMode.CHANNEL, scale=trt.Weights(SCALE_AXIS1), channel_axis=1)
     axis2 = network.add_scale_nd(x, trt.ScaleMode.CHANNEL, scale=trt.Weights(SCALE_AXIS2), channel_axis=2)
-    axis3 = network.add_scale_nd(x, trt.ScaleMode.CHANNEL, scale=trt.Weights(SCALE_AXIS3), channel_axis=3)
-    for name, layer in (("axis2", axis2), ("axis3", axis3)):
-        print(f"{name}: channel_axis = {layer.channel_axis}")
+    for name, layer in (("axis1", axis1), ("axis2", axis2)):
+        spatial = len(SHAPE) - 1 - layer.channel_axis
+        print(f"{name}: channel_axis = {layer.channel_axis}, {SHAPE[layer.channel_axis]} coefficients, "
+              f"{spatial} spatial dimensions after it")
         layer.get_output(0).name = name + "/outputT0"
         network.mark_output(layer.get_output(0))
 

@@ -2,8 +2,8 @@
 """UnaryLayer / UnaryOperation: every trt.UnaryOperation of TensorRT 8.6, each on inputs inside its domain.
 
 One network, six inputs (general values, positive values, values in (-1, 1), values >= 1, booleans, values with
-infinities) and one output per operation. NOT takes and returns BOOL; ISINF returns BOOL; ROUND rounds halves
-to even (like numpy.round); SIGN of 0 is 0."""
+infinities) and one output per operation. NOT takes and returns BOOL; ISINF returns BOOL (both network outputs get
+dtype trt.bool explicitly: see add_layers); ROUND rounds halves to even (like numpy.round); SIGN of 0 is 0."""
 import math
 import os
 import sys
@@ -29,6 +29,8 @@ OPERATIONS = {
     "FLOOR": ("general", np.floor), "ERF": ("general", None), "NOT": ("boolean", np.logical_not),
     "SIGN": ("general", np.sign), "ROUND": ("general", np.round), "ISINF": ("with_inf", np.isinf),
 }
+
+BOOL_OUTPUTS = ("NOT", "ISINF")  # the operations whose output is BOOL (every other one keeps its input's type)
 
 
 def make_inputs():
@@ -64,8 +66,12 @@ def add_layers(network, inputs):
     print(f"{len(OPERATIONS)} operations; trt.UnaryOperation members not covered: {missing}")
     for name, (source, _) in OPERATIONS.items():
         layer = network.add_unary(tensors[source], getattr(trt.UnaryOperation, name))
-        layer.get_output(0).name = name
-        network.mark_output(layer.get_output(0))
+        output = layer.get_output(0)
+        output.name = name
+        network.mark_output(output)
+        # TensorRT 8.6: a network output is float32 unless its dtype is set; NOT and ISINF produce BOOL, and without
+        # this line the build fails with "Output tensor NOT of type Float produced from output of incompatible type Bool"
+        output.dtype = trt.bool if name in BOOL_OUTPUTS else trt.float32
 
 
 def check_cuda(result):
