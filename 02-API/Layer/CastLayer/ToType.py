@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""CastLayer / ToType: the conversions between float32, float16, int32, bool and uint8.
+"""CastLayer / ToType: the conversions between float32, float16, int32 and bool, and what 8.6 says to uint8.
 
 Three inputs (float32, int32, bool) and one cast layer per conversion; outputs are named "<from>_to_<to>".
 float -> int rounds toward zero, anything -> bool is "!= 0", bool -> number gives 0/1.
-uint8 is used with integral values in [0, 255] (uint8 tensors are meant for network inputs/outputs; uint8 converts
-only to/from float32 and float16). to_type can also be changed after creation (shown on the last layer).
+to_type can also be changed after creation (shown on the last layer).
 Every marked output gets its dtype set to the cast's type: TensorRT 8.6 refuses to build otherwise (see README).
+A cast to uint8 inside the network is refused by TensorRT 8.6 ("has datatype UInt8 but is not a network-level
+input", seen on an H100): a second, small build shows that error.
 """
 import os
 import sys
@@ -25,12 +26,11 @@ SHAPE = (3, 4)
 def make_inputs():
     return {"inputF32": ((np.arange(12, dtype=np.float32) - 6) * 0.75).reshape(SHAPE),
             "inputI32": (np.arange(12, dtype=np.int32) - 6).reshape(SHAPE),
-            "inputBool": (np.arange(12).reshape(SHAPE) % 3 == 0),
-            "inputU8Source": (np.arange(12, dtype=np.float32) * 23).reshape(SHAPE)}
+            "inputBool": (np.arange(12).reshape(SHAPE) % 3 == 0)}
 
 
 def reference(inputs):
-    f, i, b, u = inputs["inputF32"], inputs["inputI32"], inputs["inputBool"], inputs["inputU8Source"]
+    f, i, b = inputs["inputF32"], inputs["inputI32"], inputs["inputBool"]
     return {
         "float32_to_float16": f.astype(np.float16),
         "float32_to_int32": np.trunc(f).astype(np.int32),
@@ -40,8 +40,8 @@ def reference(inputs):
         "int32_to_bool": i != 0,
         "bool_to_float32": b.astype(np.float32),
         "bool_to_int32": b.astype(np.int32),
-        "float32_to_uint8": u.astype(np.uint8),
-        "float32_to_uint8_to_float32": u.astype(np.uint8).astype(np.float32),
+        "int32_to_float32_via_to_type": i.astype(np.float32),
+        "uint8_cast_refused": np.array(True),  # known in advance: TensorRT 8.6 refuses the build (see below)
     }
 
 
@@ -49,11 +49,10 @@ def add_layers(network, inputs):
     f = network.add_input("inputF32", trt.float32, SHAPE)
     i = network.add_input("inputI32", trt.int32, SHAPE)
     b = network.add_input("inputBool", trt.bool, SHAPE)
-    u = network.add_input("inputU8Source", trt.float32, SHAPE)
     cases = [("float32_to_float16", f, trt.float16), ("float32_to_int32", f, trt.int32),
              ("float32_to_bool", f, trt.bool), ("int32_to_float32", i, trt.float32),
              ("int32_to_float16", i, trt.float16), ("int32_to_bool", i, trt.bool),
-             ("bool_to_float32", b, trt.float32), ("bool_to_int32", b, trt.int32), ("float32_to_uint8", u, trt.uint8)]
+             ("bool_to_float32", b, trt.float32), ("bool_to_int32", b, trt.int32)]
     for name, tensor, to_type in cases:
         layer = network.add_cast(tensor, to_type)
         print(f"{name:20s} {tensor.dtype} -> layer.to_type = {layer.to_type}")
@@ -64,15 +63,50 @@ def add_layers(network, inputs):
         # marked as output without this fails at build time with "Output tensor ... of type Float produced from output
         # of incompatible type Int32" (float16 would be silently converted back to float32), so set it every time.
         output.dtype = to_type
-        if name == "float32_to_uint8":
-            as_uint8 = output
-    layer = network.add_cast(as_uint8, trt.float16)  # uint8 converts only to/from float32 and float16
+    layer = network.add_cast(i, trt.float16)
     layer.to_type = trt.float32  # the member can be changed after creation
-    print(f"float32_to_uint8_to_float32: layer.to_type changed to {layer.to_type}")
+    print(f"int32_to_float32_via_to_type: created with float16, layer.to_type changed to {layer.to_type}")
     output = layer.get_output(0)
-    output.name = "float32_to_uint8_to_float32"
+    output.name = "int32_to_float32_via_to_type"
     network.mark_output(output)
     output.dtype = trt.float32
+
+
+class CollectingLogger(trt.ILogger):
+    """Keeps TensorRT's messages so that the script can print the error of a refused build."""
+
+    def __init__(self):
+        trt.ILogger.__init__(self)
+        self.messages = []
+
+    def log(self, severity, msg):
+        if severity in (trt.ILogger.INTERNAL_ERROR, trt.ILogger.ERROR):
+            self.messages.append(msg)
+
+
+def uint8_cast_is_refused():
+    """float32 -> Cast(uint8), marked as an output and cast back to float32: TensorRT 8.6 refuses to build it.
+
+    uint8 is meant for network inputs and outputs only (e.g. image bytes); on the H100 with 8.6.0 the build failed
+    with "Tensor: float32_to_uint8 has datatype UInt8 but is not a network-level input".
+    """
+    logger = CollectingLogger()
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    x = network.add_input("inputF32", trt.float32, SHAPE)
+    as_uint8 = network.add_cast(x, trt.uint8).get_output(0)
+    as_uint8.name = "float32_to_uint8"
+    network.mark_output(as_uint8)
+    as_uint8.dtype = trt.uint8
+    back = network.add_cast(as_uint8, trt.float32).get_output(0)
+    back.name = "float32_to_uint8_to_float32"
+    network.mark_output(back)
+    back.dtype = trt.float32
+    refused = builder.build_serialized_network(network, builder.create_builder_config()) is None
+    print(f"float32 -> uint8 cast inside the network: build {'refused' if refused else 'accepted'}")
+    for message in logger.messages:
+        print(f"    [TRT] {message}")
+    return refused
 
 
 def check_cuda(result):
@@ -157,6 +191,7 @@ def main():
     for name, value in inputs.items():
         print(f"{name} {value.shape} {value.dtype}:\n{value}")
     outputs = run_engine(inputs)
+    outputs["uint8_cast_refused"] = np.array(uint8_cast_is_refused())
     expected = reference(inputs)
     passed = True
     for name, want in expected.items():
