@@ -11,7 +11,8 @@ The weights get names with network.set_weights_name(): "conv.weight", "conv.bias
 4. set_named_weights() with a wrong element count (7 values for the 20 of "fc.weight") is NOT rejected in
    TensorRT 8.6: it returns True, nothing is logged (seen on an H100). An unknown name is rejected (False + error).
 5. set_named_weights("conv.bias", ...) and "fc.weight" with too MANY values (30), then refit_cuda_engine(): the
-   script prints whether TensorRT notices the size at refit time (not a check: not yet observed).
+   script prints whether TensorRT notices the size at refit time (printed, not checked; on an H100 with 8.6.0
+   refit_cuda_engine() returned False with "Assertion newWeights.count() == original.count() failed").
    Too many, not too few: with too few values TensorRT could read past the end of the array.
 6. set_named_weights() of all three weights with the right sizes: nothing is missing, refit_cuda_engine() returns
    True. Run again: the new weights' result.

@@ -7,8 +7,8 @@ Network A: x [1,8,16,16] -> Conv 3x3 (16 maps) + ReLU -> Conv 3x3 (16 maps) + Re
 1. config.create_timing_cache(b"") (a new, empty cache) + config.set_timing_cache(cache, ignore_mismatch=False);
    build A; cache.serialize() -> IHostMemory, written to model.cache.
 2. Build A without a timing cache of ours (TensorRT then uses a private one that is thrown away after the build).
-3. config.create_timing_cache(bytes of model.cache): build A again, much faster; the same tactics, so the same
-   engine bytes.
+3. config.create_timing_cache(bytes of model.cache): build A again, much faster, with the same tactics (the
+   engine bytes were not identical on an H100 with 8.6.0: printed, not checked).
 4. cache.combine(other_cache, ignore_mismatch=False): add network B's timings to it. cache.reset(): empty it.
 Build times are printed, not checked; the engines' outputs are checked against numpy.
 """
@@ -227,7 +227,7 @@ def main():
     engine_3, seconds = build(builder, NETWORK_A, loaded)
     print(f"    build time {seconds * 1000:.1f} ms (no kernel is timed again)")
     print_messages(logger.take())
-    print(f"    same engine bytes as build 1 (same cache, same tactics): {bytes(engine_3) == bytes(engine_1)}")
+    print(f"    same engine bytes as build 1: {bytes(engine_3) == bytes(engine_1)}")
     saved["y_with_loaded_cache"] = run_engine(runtime, engine_3, inputs)[OUTPUT_NAME]
     passed &= check_array("engine built with the loaded timing cache vs numpy", saved["y_with_loaded_cache"],
                           expected["y_with_loaded_cache"])
