@@ -43,10 +43,12 @@ def requirement_skip_reason(requires):
             cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
             if not shutil.which("nvcc") and not os.path.exists(os.path.join(cuda_home, "bin", "nvcc")):
                 return f"needs nvcc (CUDA toolkit), not on PATH nor in CUDA_HOME={cuda_home}"
-        elif item == "trt_root":
-            root = os.environ.get("TRT_ROOT")
-            if not root or not os.path.exists(os.path.join(root, "include", "NvInfer.h")):
-                return "needs TensorRT headers and libraries: set TRT_ROOT (with include/NvInfer.h and lib/)"
+        elif item == "trt_root":  # TensorRT's C++ headers: $TRT_ROOT (tar package) or the system's (containers, .deb)
+            root = os.environ.get("TRT_ROOT", "/opt/trt-8.6.0")
+            candidates = [os.path.join(root, "include"), "/usr/include/x86_64-linux-gnu", "/usr/include"]
+            if not any(os.path.exists(os.path.join(d, "NvInfer.h")) for d in candidates):
+                return ("needs TensorRT's C++ headers and libraries: set TRT_ROOT (with include/NvInfer.h and lib/) "
+                        "or install them system-wide")
         elif not shutil.which(item):
             return f"needs the command `{item}`, not found on PATH"
     return None
