@@ -73,7 +73,8 @@ def execute(engine, inputs):
     host, device = {}, {}
     for name in input_names:
         host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
-        context.set_input_shape(name, host[name].shape)  # harmless for static shapes
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic inputs need a shape; 8.6.0 rejects () for 0-d
+            context.set_input_shape(name, host[name].shape)
         if engine.is_shape_inference_io(name):  # a shape tensor: TensorRT reads its values from host memory
             context.set_tensor_address(name, host[name].ctypes.data)
     for name in output_names:  # output shapes are known once every input shape (and shape-tensor value) is set
