@@ -4,8 +4,9 @@
 The same two-convolution network (Conv-ReLU-Conv-MaxPool) is built in FP32 (TF32 cleared) and with FP16 allowed. Shown: the error of each
 against float64 numpy, the engine's I/O types (they stay FP32: FP16 only changes the layers inside), and the
 per-layer formats / precisions reported by the engine inspector (profiling_verbosity = DETAILED).
-FP16 is a permission, not an order: on an H100 with 8.6.0 the builder kept FP32 kernels for this small network
-(see the README); OBEY_PRECISION_CONSTRAINTS with layer.precision forces it (PrecisionConstraints.py).
+FP16 is a permission, not an order: with 8.6.0 the builder kept FP32 kernels for this small network on an H100
+and chose FP16 convolutions on an H200 (see the README); OBEY_PRECISION_CONSTRAINTS with layer.precision forces it
+(PrecisionConstraints.py).
 """
 import os
 import sys
