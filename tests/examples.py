@@ -2,8 +2,11 @@
 
 An example is a folder holding `command.sh`. Inside it, every script `X.py` that defines the functions
 `make_inputs()` and `reference(inputs)` at module level is a *reference script*: its stored expected outputs are
-`X.reference.npz`, its tolerance against TensorRT is the literal `TOLERANCE = {...}`, and (optionally) its tolerance
-for regenerating the stored file on another machine is `REFERENCE_TOLERANCE = {...}` (default: exact).
+`X.reference.npz`, its tolerance against TensorRT is the literal `TOLERANCE = {"rtol": ..., "atol": ...}` (with
+optional per-output entries `"name": {"rtol": ..., "atol": ...}`), `KNOWN_DEVIATIONS = {"name": "why"}` (optional)
+names the outputs where TensorRT 8.6.0 is known to differ from the documented result, and (optionally) its
+tolerance for regenerating the stored file on another machine is `REFERENCE_TOLERANCE = {...}` (default: integers
+and booleans exact, floats within a few units in the last place, see referencing.compare).
 When run, the example saves what TensorRT computed as output sets: `X.output.npz` or `X.<tag>.output.npz`
 (Python) or a folder `X.<tag>.output/` of `.npy` files (C++). Each output set is compared with `X.reference.npz`.
 """
@@ -34,13 +37,13 @@ def _module_info(script):
     literals = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in ("TOLERANCE", "REFERENCE_TOLERANCE"):
+            if node.targets[0].id in ("TOLERANCE", "REFERENCE_TOLERANCE", "KNOWN_DEVIATIONS"):
                 literals[node.targets[0].id] = ast.literal_eval(node.value)
     return functions, literals
 
 
 def reference_scripts(example_dir):
-    """{stem: {"script": Path, "tolerance": dict|None, "reference_tolerance": dict}} for one example folder."""
+    """{stem: {"script", "tolerance", "reference_tolerance", "known_deviations"}} for one example folder."""
     result = {}
     for script in sorted(Path(example_dir).glob("*.py")):
         functions, literals = _module_info(script)
@@ -48,7 +51,8 @@ def reference_scripts(example_dir):
             result[script.stem] = {
                 "script": script,
                 "tolerance": literals.get("TOLERANCE"),
-                "reference_tolerance": literals.get("REFERENCE_TOLERANCE", {"rtol": 0.0, "atol": 0.0}),
+                "reference_tolerance": literals.get("REFERENCE_TOLERANCE"),
+                "known_deviations": literals.get("KNOWN_DEVIATIONS", {}),
             }
     return result
 
@@ -74,3 +78,4 @@ def tracked_files(root=ROOT):
         return [root / p for p in out.split("\0") if p and (root / p).is_file()]
     except (OSError, subprocess.CalledProcessError):
         return [p for p in Path(root).rglob("*") if p.is_file() and ".git" not in p.parts]
+

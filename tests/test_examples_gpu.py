@@ -75,7 +75,7 @@ def test_example_on_gpu(example, tmp_path):
         assert mine, f"{stem}.py's outputs were not saved (expected {stem}.output.npz or {stem}.<tag>.output/){tail}"
         expected = load_npz(ROOT / example / f"{stem}.reference.npz")
         for name, arrays in mine.items():
-            problems = compare(arrays, expected, **info["tolerance"])
+            problems = compare(arrays, expected, info["tolerance"], info["known_deviations"])
             assert not problems, f"{name} differs from {stem}.reference.npz:\n" + "\n".join(problems) + tail
             compared += len(arrays)
     unmatched = sorted(name for name in sets if name.split(".", 1)[0] not in scripts)

@@ -1,0 +1,66 @@
+"""CPU tests: the run block (and each folder's numpy helpers) are byte-identical copies, and the lesson comes first.
+
+Readers copy these blocks into their own projects, so a copy that drifted is a bug they would inherit.
+`python3 tests/sync_blocks.py --write` rewrites every copy from its canonical one.
+"""
+import ast
+import statistics
+
+import pytest
+
+from examples import ROOT, reference_scripts, find_examples
+from sync_blocks import CANONICAL_RUN_BLOCK, RUN_MARKER, drifted, split_script
+
+# Reference scripts whose topic is running an engine (or building one step by step) keep that code inline,
+# written out where the reader reads it; every other reference script ends with the run block.
+INLINE = {
+    "01-SimpleDemo/TensorRT8.6/main.py": "the whole workflow, written out once",
+}
+
+SCRIPTS = [ROOT / e / f"{stem}.py" for e in find_examples() for stem in reference_scripts(ROOT / e)]
+BLOCK_NAMES = {n.name for n in ast.parse(CANONICAL_RUN_BLOCK.read_text(encoding="utf-8")).body
+               if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+TOPIC_LINES_MEDIAN = 70
+
+
+def rel(path):
+    return path.relative_to(ROOT).as_posix()
+
+
+def test_canonical_block_starts_with_the_marker():
+    assert CANONICAL_RUN_BLOCK.read_text(encoding="utf-8").startswith(RUN_MARKER)
+
+
+def test_every_copy_is_identical():
+    found = drifted()
+    assert not found, ("copies differ from their canonical block (run `python3 tests/sync_blocks.py --write`):\n"
+                       + "\n".join(f"{rel(script)}: {what}" for script, what in found))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[rel(s) for s in SCRIPTS])
+def test_script_uses_the_run_block(script):
+    text = script.read_text(encoding="utf-8")
+    if rel(script) in INLINE:
+        assert RUN_MARKER not in text, f"{rel(script)} is listed in INLINE but has the run block"
+        return
+    assert RUN_MARKER in text, (f"{rel(script)} has no run block: end it with tests/run_block.py (or, when running "
+                                "the engine is its lesson, list it in INLINE in tests/test_run_block.py)")
+    topic = split_script(text)[0]
+    defined = {n.name for n in ast.parse(topic).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    again = sorted(defined & BLOCK_NAMES)
+    assert not again, f"{rel(script)} defines {again} above the run block, which defines them too"
+    assert "build_network" in defined or "run_example" in defined, \
+        f"{rel(script)} defines neither build_network(builder, network, config, inputs) nor run_example(inputs)"
+
+
+def test_inline_list_names_existing_scripts():
+    missing = sorted(path for path in INLINE if not (ROOT / path).is_file())
+    assert not missing, f"INLINE names scripts that do not exist: {missing}"
+
+
+def test_the_lesson_comes_first():
+    """The part above the blocks (docstring, imports, constants, network, inputs, reference) stays short."""
+    lengths = sorted(len(split_script(s.read_text(encoding="utf-8"))[0].splitlines())
+                     for s in SCRIPTS if rel(s) not in INLINE)
+    assert statistics.median(lengths) <= TOPIC_LINES_MEDIAN, \
+        f"median length of the part above the blocks is {statistics.median(lengths)} lines (target {TOPIC_LINES_MEDIAN})"
