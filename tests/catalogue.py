@@ -5,23 +5,42 @@
     python3 tests/catalogue.py --write  # rewrite the block between the markers in README.md
 
 The summary of an example is the first paragraph of its README.md after the title.
-tests/gpu_verified.txt lists the examples that passed in the GPU run recorded in tests/GPU_RUNS.md.
+tests/gpu_verified.txt lists, for each example that passed its GPU test (runs recorded in tests/GPU_RUNS.md), the
+fingerprint of its files then (examples.fingerprint). The catalogue says "yes" only while the fingerprint still
+matches; "changed since" when a file of the example changed after its GPU pass (`python3 -m pytest --stale-only`
+runs just those on the GPU).
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from examples import ROOT, find_examples  # noqa: E402
+from examples import ROOT, find_examples, fingerprint  # noqa: E402
 
 START, END = "<!-- catalogue:start -->", "<!-- catalogue:end -->"
 VERIFIED = ROOT / "tests" / "gpu_verified.txt"
 
 
 def read_verified():
+    """{example folder: fingerprint when it passed on the GPU}."""
     if not VERIFIED.is_file():
-        return []
+        return {}
     lines = VERIFIED.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    pairs = [line.split() for line in lines if line.strip() and not line.startswith("#")]
+    return {pair[0]: (pair[1] if len(pair) > 1 else "") for pair in pairs}
+
+
+def verification(example):
+    """"yes" (passed on the GPU with these very files), "changed since" or "not yet"."""
+    recorded = read_verified().get(Path(example).as_posix())
+    if recorded is None:
+        return "not yet"
+    return "yes" if recorded == fingerprint(example) else "changed since"
+
+
+def write_verified(entries):
+    header = ("# Examples that passed their GPU test (runs in tests/GPU_RUNS.md): folder and the fingerprint of its\n"
+              "# files at that run (tests/examples.py: fingerprint). Written by tests/record_gpu_run.py.\n")
+    VERIFIED.write_text(header + "".join(f"{e} {h}\n" for e, h in sorted(entries.items())), encoding="utf-8")
 
 
 def summary(example):
@@ -41,13 +60,12 @@ def summary(example):
 
 
 def render_catalogue():
-    verified = set(read_verified())
     rows = ["| chapter | example | what it teaches | verified on a GPU |", "|---|---|---|---|"]
     for example in find_examples():
         path = example.as_posix()
         chapter = example.parts[0]
         name = "/".join(example.parts[1:]) or path
-        mark = "yes" if path in verified else "not yet"
+        mark = verification(example)
         rows.append(f"| {chapter} | [{name}]({path}/) | {summary(example)} | {mark} |")
     return "\n".join(rows)
 

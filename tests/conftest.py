@@ -52,3 +52,9 @@ def requirement_skip_reason(requires):
         elif not shutil.which(item):
             return f"needs the command `{item}`, not found on PATH"
     return None
+
+
+def pytest_addoption(parser):
+    parser.addoption("--stale-only", action="store_true", default=False,
+                     help="GPU tests: run only the examples whose files changed since their last recorded GPU pass "
+                          "(tests/gpu_verified.txt)")

@@ -11,6 +11,8 @@ When run, the example saves what TensorRT computed as output sets: `X.output.npz
 (Python) or a folder `X.<tag>.output/` of `.npy` files (C++). Each output set is compared with `X.reference.npz`.
 """
 import ast
+import fnmatch
+import hashlib
 import os
 import re
 import subprocess
@@ -79,3 +81,33 @@ def tracked_files(root=ROOT):
     except (OSError, subprocess.CalledProcessError):
         return [p for p in Path(root).rglob("*") if p.is_file() and ".git" not in p.parts]
 
+
+
+# What an example writes when it runs (and .gitignore ignores): never part of its fingerprint.
+GENERATED = ("*.output.npz", "*.output", "*.plan", "*.trt", "*.engine", "*.onnx", "*.cache", "*.exe", "*.o", "*.so",
+             "*.log", "*.json.tmp", "__pycache__", "*.pyc")
+
+
+def _fingerprint_files(folder):
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not any(fnmatch.fnmatch(d, g) for g in GENERATED))
+        for name in sorted(filenames):
+            if not any(fnmatch.fnmatch(name, g) for g in GENERATED):
+                yield Path(dirpath) / name
+
+
+def fingerprint(example, root=ROOT):
+    """sha256 (first 16 hex digits) of an example's files, and of include/ where it has C++ code.
+
+    A GPU pass is recorded with this value (tests/gpu_verified.txt); when any file of the example changes, its
+    verification is stale until it passes on the GPU again.
+    """
+    folder = Path(root) / example
+    files = list(_fingerprint_files(folder))
+    if any(p.suffix in (".cpp", ".cu", ".h", ".cuh") or p.name == "Makefile" for p in files):
+        files += list(_fingerprint_files(Path(root) / "include"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return digest.hexdigest()[:16]

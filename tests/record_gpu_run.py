@@ -2,7 +2,10 @@
 """After a full GPU run: `python3 tests/record_gpu_run.py junit.xml [more.xml ...]`.
 
 Reads the JUnit XML files that `python3 -m pytest --junitxml=...` wrote on the GPU machine, prints the counts for
-tests/GPU_RUNS.md and rewrites tests/gpu_verified.txt with the examples whose GPU test passed there.
+tests/GPU_RUNS.md and records in tests/gpu_verified.txt, for each example whose GPU test passed there, the
+fingerprint of its files. Run it on the tree that ran on the GPU (commit first, record right after the run).
+Examples that did not pass in this run keep their earlier entry (the catalogue still compares its fingerprint);
+an example that failed loses it.
 """
 import re
 import sys
@@ -10,12 +13,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalogue import VERIFIED  # noqa: E402  (the file the catalogue reads)
+from catalogue import read_verified, write_verified  # noqa: E402
+from examples import fingerprint, find_examples  # noqa: E402
 
 
 def main(paths):
     counts = {"passed": 0, "failed": 0, "skipped": 0}
-    passed_examples = set()
+    passed_examples, failed_examples = set(), set()
     for path in paths:
         for case in ET.parse(path).getroot().iter("testcase"):
             outcome = "passed"
@@ -27,10 +31,15 @@ def main(paths):
             m = re.match(r"test_example_on_gpu\[(.*)\]$", case.get("name", ""))
             if m and outcome == "passed":
                 passed_examples.add(m.group(1))
+            elif m and outcome == "failed":
+                failed_examples.add(m.group(1))
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
-    header = "# Examples that passed their GPU test in the last full run recorded in tests/GPU_RUNS.md (one folder per line).\n"
-    VERIFIED.write_text(header + "".join(f"{e}\n" for e in sorted(passed_examples)), encoding="utf-8")
-    print(f"{len(passed_examples)} examples verified on the GPU -> {VERIFIED}")
+    known = {e.as_posix() for e in find_examples()}
+    entries = {e: h for e, h in read_verified().items() if e in known and e not in failed_examples}
+    entries.update({e: fingerprint(e) for e in passed_examples})
+    write_verified(entries)
+    print(f"{len(passed_examples)} examples passed in this run, {len(failed_examples)} failed; "
+          f"{len(entries)} of {len(known)} examples recorded as verified")
 
 
 if __name__ == "__main__":

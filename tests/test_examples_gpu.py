@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import gpu_skip_reason, requirement_skip_reason
+from catalogue import verification
 from examples import ROOT, command_directives, find_examples, reference_scripts
 from referencing import compare, load_npz
 
@@ -47,7 +48,9 @@ def run_in_copy(example, tmp_path, timeout):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.as_posix() for e in EXAMPLES])
-def test_example_on_gpu(example, tmp_path):
+def test_example_on_gpu(example, tmp_path, request):
+    if request.config.getoption("--stale-only") and verification(example) == "yes":
+        pytest.skip("--stale-only: passed on the GPU with these very files (tests/gpu_verified.txt)")
     reason = gpu_skip_reason()
     if reason:
         pytest.skip(reason)

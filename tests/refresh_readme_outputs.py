@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Put what the examples printed on the GPU into their READMEs' "Expected output" sections.
+
+    python3 tests/refresh_readme_outputs.py LOG_DIR [--gpu "NVIDIA H200"]
+
+LOG_DIR holds the full outputs that the GPU tests keep with COOKBOOK_LOG_DIR=LOG_DIR (one `<folder_path>.log` per
+example). In each README, under "## Expected output", every `### X.py ...` heading's code block gets the part of
+the log that command.sh printed after its `=== X.py` line; a README with a single code block there and a single
+script gets the whole log. Long outputs are abridged: the first lines, then every `check result` line.
+The line "Seen ..." under the section's title names the GPU and TensorRT version of the run.
+"""
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from examples import ROOT, find_examples  # noqa: E402
+
+HEAD_LINES, MAX_LINES = 30, 60
+SCRIPT_LINE = re.compile(r"^=+ *(?:python3 )?([\w.-]+\.py)\b")
+
+
+def split_log(text):
+    """{script name: its output} from a command.sh log whose scripts are announced by `=== X.py` lines."""
+    parts, current = {}, None
+    for line in text.splitlines():
+        m = SCRIPT_LINE.match(line)
+        if m:
+            current = m.group(1)
+            parts[current] = []
+        elif current:
+            parts[current].append(line)
+    return {name: "\n".join(lines).strip("\n") for name, lines in parts.items()}
+
+
+def abridge(output):
+    lines = [line.rstrip() for line in output.splitlines()]
+    if len(lines) <= MAX_LINES:
+        return "\n".join(lines)
+    rest = lines[HEAD_LINES:]
+    checks = [line for line in rest if "check result" in line]
+    return "\n".join(lines[:HEAD_LINES] + [f"... ({len(rest) - len(checks)} lines left out)"] + checks[:MAX_LINES])
+
+
+def replace_block(section, start, body):
+    """Replace the first fenced code block at or after `start` in section by `body`."""
+    m = re.compile(r"^```[^\n]*\n.*?^```$", re.S | re.M).search(section, start)
+    if not m:
+        return section
+    return section[:m.start()] + "```\n" + body + "\n```" + section[m.end():]
+
+
+def refresh(example, log_text, gpu):
+    readme = ROOT / example / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if "## Expected output" not in text:
+        return False
+    head, section = text.split("## Expected output", 1)
+    nxt = re.search(r"^## ", section, re.M)
+    section, tail = (section[:nxt.start()], section[nxt.start():]) if nxt else (section, "")
+    parts = split_log(log_text)
+    headings = list(re.finditer(r"^### ([\w.-]+\.py)\b.*$", section, re.M))
+    if headings:
+        for heading in reversed(headings):
+            if heading.group(1) in parts:
+                section = replace_block(section, heading.end(), abridge(parts[heading.group(1)]))
+    elif len(parts) <= 1:
+        section = replace_block(section, 0, abridge(next(iter(parts.values())) if parts else log_text))
+    section = re.sub(r"^Seen (on an? [\w ]+ with TensorRT [\d.]+|with TensorRT [\d.]+ on an? [\w ]+)[^(\n]*",
+                     f"Seen with TensorRT 8.6.0 on an {gpu} ", section, count=1, flags=re.M)
+    new = head + "## Expected output" + section + tail
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
+def main(args):
+    gpu = "H200"
+    if "--gpu" in args:
+        i = args.index("--gpu")
+        gpu = args[i + 1]
+        args = args[:i] + args[i + 2:]
+    log_dir = Path(args[0])
+    for example in find_examples():
+        log = log_dir / (example.as_posix().replace("/", "_") + ".log")
+        if log.is_file() and refresh(example, log.read_text(encoding="utf-8", errors="replace"), gpu):
+            print(f"refreshed {example}/README.md")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
