@@ -49,3 +49,27 @@ def test_tensorrt_names_exist_in_8_6_0(script):
     unknown = sorted(n for n in used if n not in KNOWN and not n.split(".")[-1].startswith("__")  # pybind11's own
                      and not ("." in n and n.split(".")[0] not in CLASSES))
     assert not unknown, f"{script.relative_to(ROOT)} uses names TensorRT 8.6.0 does not have: {unknown}"
+
+
+# Variables that hold one kind of TensorRT object by this cookbook's naming habit: their members are checked too.
+TYPED_NAMES = {
+    "builder": ["Builder"], "network": ["INetworkDefinition"], "config": ["IBuilderConfig"],
+    "engine": ["ICudaEngine"], "context": ["IExecutionContext", "IAlgorithmContext"], "profile": ["IOptimizationProfile"],
+    "inspector": ["EngineInspector"], "parser": ["OnnxParser"], "refitter": ["Refitter"], "runtime": ["Runtime"],
+    "loop": ["ILoop"], "layer": sorted(n for n in CLASSES if n.startswith("I") and n.endswith("Layer")),
+}
+
+
+DICT_METHODS = {"get", "items", "keys", "values"}  # `layer` may also be a dict parsed from the engine inspector's JSON
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.relative_to(ROOT).as_posix() for s in SCRIPTS])
+def test_members_of_named_objects_exist_in_8_6_0(script):
+    """`network.add_x`, `config.set_flag`, `engine.get_tensor_shape`, `layer.axes`...: the member exists."""
+    unknown = set()
+    for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in TYPED_NAMES
+                and not node.attr.startswith("__") and node.attr not in DICT_METHODS):
+            if not any(f"{cls}.{node.attr}" in KNOWN for cls in TYPED_NAMES[node.value.id]):
+                unknown.add(f"{node.value.id}.{node.attr}")
+    assert not unknown, f"{script.relative_to(ROOT)} uses members TensorRT 8.6.0 does not have: {sorted(unknown)}"
