@@ -2,7 +2,8 @@
 """GridSampleLayer / AlignCorners: how -1 and +1 in the grid map onto pixels.
 
 align_corners = True:  -1 and +1 are the centres of the first and last pixels: x_pixel = (x + 1) / 2 * (W - 1)
-align_corners = False: -1 and +1 are the outer edges of the image (default): x_pixel = ((x + 1) * W - 1) / 2"""
+align_corners = False: -1 and +1 are the outer edges of the image (default): x_pixel = ((x + 1) * W - 1) / 2
+"""
 import os
 import sys
 
@@ -19,9 +20,6 @@ DATA_SHAPE = (1, 1, 3, 4)  # [N, C, H, W]
 GRID_SHAPE = (1, 3, 4, 2)  # [N, H_out, W_out, 2]: (x, y) in [-1, 1] per output pixel; outside [-1, 1] is off the image
 
 
-CUBIC_A = -0.75
-
-
 def build_network(builder, network, config, inputs):
     data = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
     grid = network.add_input("inputT1", trt.float32, inputs["inputT1"].shape)
@@ -36,8 +34,22 @@ def build_network(builder, network, config, inputs):
 def make_inputs():
     rng = np.random.default_rng(31193)
     data = rng.standard_normal(DATA_SHAPE).astype(np.float32)
-    grid = rng.uniform(-1.8, 1.8, GRID_SHAPE).astype(np.float32)
-    # keep every sample away from the half-pixel ties where NEAREST would depend on the rounding rule
+    grid = away_from_ties(rng.uniform(-1.8, 1.8, GRID_SHAPE).astype(np.float32), rng)
+    return {"inputT0": data, "inputT1": grid}
+
+
+def reference(inputs):
+    return {f"alignCorners{a}/outputT0": grid_sample(inputs["inputT0"], inputs["inputT1"], align_corners=a)
+            for a in (False, True)}
+
+
+# ==== numpy helpers of this folder: identical in every script of the folder that has them ====
+
+CUBIC_A = -0.75  # the cubic convolution coefficient of PyTorch's bicubic and ONNX GridSample "cubic"
+
+
+def away_from_ties(grid, rng):
+    """Redraw grid positions that fall near a half-pixel tie, where NEAREST would depend on the rounding rule."""
     for _ in range(100):
         coords = [unnormalize(grid[..., axis].astype(np.float64), size, align)
                   for axis, size in ((0, DATA_SHAPE[3]), (1, DATA_SHAPE[2])) for align in (False, True)]
@@ -47,15 +59,15 @@ def make_inputs():
         if not tie.any():
             break
         grid[tie] = rng.uniform(-1.8, 1.8, (int(tie.sum()), 2)).astype(np.float32)
-    return {"inputT0": data, "inputT1": grid}
+    return grid
 
 
-def reference(inputs):
-    return {f"alignCorners{a}/outputT0": grid_sample(inputs["inputT0"], inputs["inputT1"], align_corners=a)
-            for a in (False, True)}
+def grid_sample(data, grid, mode="LINEAR", sample_mode="FILL", align_corners=False, top_left_tap_at_1_1=False):
+    """numpy grid sample, the semantics of ONNX GridSample and torch.nn.functional.grid_sample.
 
-
-def grid_sample(data, grid, mode="LINEAR", sample_mode="FILL", align_corners=False):
+    top_left_tap_at_1_1=True: the CUBIC variant seen with TensorRT 8.6.0 (GridSampleLayer/InterpolationMode.py),
+    where the 4x4 neighbourhood's tap [0][0] reads the pixel of tap [1][1]; only for printing, never a reference.
+    """
     data, grid = data.astype(np.float64), grid.astype(np.float64)
     n, c, h, w = data.shape
     out = np.zeros((n, c) + grid.shape[1:3])
@@ -69,9 +81,10 @@ def grid_sample(data, grid, mode="LINEAR", sample_mode="FILL", align_corners=Fal
                 wx, wy = cubic_weights(x - x0), cubic_weights(y - y0)
                 value = 0.0
                 for i in range(4):
-                    for j in range(4):
-                        yy = apply_sample_mode(y0 - 1 + i, h, sample_mode, align_corners)
-                        xx = apply_sample_mode(x0 - 1 + j, w, sample_mode, align_corners)
+                    for j in range(4):  # tap [i][j] is pixel (y0 - 1 + i, x0 - 1 + j)
+                        ti, tj = (1, 1) if (top_left_tap_at_1_1 and i == 0 and j == 0) else (i, j)
+                        yy = apply_sample_mode(y0 - 1 + ti, h, sample_mode, align_corners)
+                        xx = apply_sample_mode(x0 - 1 + tj, w, sample_mode, align_corners)
                         value = value + wy[i] * wx[j] * pixel(image, yy.astype(np.int64), xx.astype(np.int64))
                 out[b, ch] = value
                 continue
@@ -86,9 +99,6 @@ def grid_sample(data, grid, mode="LINEAR", sample_mode="FILL", align_corners=Fal
                 out[b, ch] = (pixel(image, y0, x0) * (1 - ty) * (1 - tx) + pixel(image, y0, x0 + 1) * (1 - ty) * tx
                               + pixel(image, y0 + 1, x0) * ty * (1 - tx) + pixel(image, y0 + 1, x0 + 1) * ty * tx)
     return out.astype(np.float32)
-
-
-# ==== numpy helpers of this folder: identical in every script of the folder that has them ====
 
 
 def unnormalize(coord, size, align_corners):
@@ -126,11 +136,15 @@ def pixel(image, y, x):
 
 
 def cubic_weights(t):
+    """Keys cubic convolution weights of the 4 taps at distances t + 1, t, 1 - t, 2 - t."""
     a = CUBIC_A
+
     def near(d):  # |d| <= 1
         return ((a + 2) * d - (a + 3)) * d * d + 1
+
     def far(d):  # 1 < |d| < 2
         return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
     return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
