@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""MatrixMultiplyLayer / Broadcast: batch dimensions of size 1 are broadcast; ranks must match.
+"""MatrixMultiplyLayer / Broadcast: batch dimensions of size 1 are broadcast; both inputs need the same rank.
 
   A [2, 1, 3, 4] @ B [1, 5, 4, 2] -> [2, 5, 3, 2]   (each batch dimension of size 1 is repeated)
   A [2, 1, 3, 4] @ C [1, 1, 4, 2] -> [2, 1, 3, 2]   (one matrix for every batch)
-  A [2, 3, 4]    @ D [4, 2]       -> refused: TensorRT 8.6 needs the same number of batch dimensions on both
-                                     sides (numpy would broadcast it); reshape D to [1, 4, 2] first"""
+  D [2, 3, 4]    @ W [4, 2]       -> refused: unlike numpy, TensorRT needs the same number of dimensions on both
+                                     sides; the control reshapes W to [1, 4, 2] (a Shuffle layer) and works.
+run_example() builds the refused network with a logger that collects TensorRT's errors and checks that the build
+failed with "inputs with the same operation must have same number of dimensions"; the control engine holds the
+three valid products.
+"""
 import os
 import sys
 
@@ -17,52 +21,85 @@ except ImportError:  # older cuda-python
     from cuda import cudart
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+RANK_ERROR = "inputs with the same operation must have same number of dimensions"
+
+
+class CollectingLogger(trt.ILogger):
+    """Prints TensorRT's errors and keeps them, so that the script can assert why a build failed."""
+
+    def __init__(self):
+        trt.ILogger.__init__(self)
+        self.errors = []
+
+    def log(self, severity, msg):
+        if severity in (trt.ILogger.INTERNAL_ERROR, trt.ILogger.ERROR):
+            self.errors.append(msg)
+            print(f"[TRT] {severity.name}: {msg}")
+
+
+def products_network(reshape_w):
+    """A build_network function: D @ W with W reshaped to [1, 4, 2] (reshape_w, plus A @ B and A @ C) or not."""
+    def build_network(builder, network, config, inputs):
+        config.clear_flag(trt.BuilderFlag.TF32)  # TF32 (on by default on Ampere and newer) would give ~1e-3 errors
+        names = ("inputA", "inputB", "inputC", "inputD", "inputW") if reshape_w else ("inputD", "inputW")
+        t = {name: network.add_input(name, trt.float32, inputs[name].shape) for name in names}
+        if not reshape_w:  # [2, 3, 4] @ [4, 2]: the number of batch dimensions differs (1 and 0)
+            layer = network.add_matrix_multiply(t["inputD"], trt.MatrixOperation.NONE, t["inputW"],
+                                                trt.MatrixOperation.NONE)
+            layer.get_output(0).name = "DW/outputT0"
+            network.mark_output(layer.get_output(0))
+            return
+        shuffle = network.add_shuffle(t["inputW"])
+        shuffle.reshape_dims = (1,) + tuple(inputs["inputW"].shape)  # [4, 2] -> [1, 4, 2]
+        for key, a, b in (("AB", t["inputA"], t["inputB"]), ("AC", t["inputA"], t["inputC"]),
+                          ("DW", t["inputD"], shuffle.get_output(0))):
+            layer = network.add_matrix_multiply(a, trt.MatrixOperation.NONE, b, trt.MatrixOperation.NONE)
+            print(f"{key}: {tuple(a.shape)} @ {tuple(b.shape)} -> {tuple(layer.get_output(0).shape)}")
+            layer.get_output(0).name = f"{key}/outputT0"
+            network.mark_output(layer.get_output(0))
+    return build_network
+
+
+def run_example(inputs):
+    logger = CollectingLogger()  # the same logger for every build: TensorRT keeps the first logger it is given
+    try:
+        build_engine(products_network(reshape_w=False), inputs, logger)
+        refused = False
+    except RuntimeError as error:  # raised by build_engine when build_serialized_network returns None
+        refused = str(error).startswith("build_serialized_network failed")
+    outputs = {"rankMismatch/build_refused": np.array(refused),
+               "rankMismatch/rank_error_logged": np.array(any(RANK_ERROR in m for m in logger.errors))}
+    print(f"[2, 3, 4] @ [4, 2]: refused = {refused}, {len(logger.errors)} error(s)")
+    logger.errors.clear()
+    outputs.update(run_engine(build_engine(products_network(reshape_w=True), inputs, logger), inputs))  # control
+    return outputs
 
 
 def make_inputs():
     rng = np.random.default_rng(31193)
     return {"inputA": rng.uniform(-1, 1, (2, 1, 3, 4)).astype(np.float32),
             "inputB": rng.uniform(-1, 1, (1, 5, 4, 2)).astype(np.float32),
-            "inputC": rng.uniform(-1, 1, (1, 1, 4, 2)).astype(np.float32)}
+            "inputC": rng.uniform(-1, 1, (1, 1, 4, 2)).astype(np.float32),
+            "inputD": rng.uniform(-1, 1, (2, 3, 4)).astype(np.float32),
+            "inputW": rng.uniform(-1, 1, (4, 2)).astype(np.float32)}
 
 
 def reference(inputs):
-    a, b, c = (inputs[n].astype(np.float64) for n in ("inputA", "inputB", "inputC"))
-    return {"AB/outputT0": (a @ b).astype(np.float32), "AC/outputT0": (a @ c).astype(np.float32),
-            "rankMismatch/refused": np.array(True)}  # known in advance
+    a, b, c, d, w = (inputs[n].astype(np.float64) for n in ("inputA", "inputB", "inputC", "inputD", "inputW"))
+    # NvInfer.h: "The number of these extra dimensions [the batch dimensions] for A and B must match."
+    return {"rankMismatch/build_refused": np.array(True),
+            "rankMismatch/rank_error_logged": np.array(True),
+            "AB/outputT0": (a @ b).astype(np.float32), "AC/outputT0": (a @ c).astype(np.float32),
+            "DW/outputT0": (d @ w[None]).astype(np.float32)}
 
 
-def add_layers(network, inputs):
-    t = {name: network.add_input(name, trt.float32, value.shape) for name, value in inputs.items()}
-    M = trt.MatrixOperation.NONE
-    for key, other in (("AB", "inputB"), ("AC", "inputC")):
-        layer = network.add_matrix_multiply(t["inputA"], M, t[other], M)
-        print(f"inputA {inputs['inputA'].shape} @ {other} {inputs[other].shape} -> {layer.get_output(0).shape}")
-        layer.get_output(0).name = f"{key}/outputT0"
-        network.mark_output(layer.get_output(0))
-
-
-def try_rank_mismatch():
-    """[2, 3, 4] @ [4, 2]: return True when TensorRT refuses it."""
-    logger = CollectingLogger()
-    builder = trt.Builder(logger)
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    a = network.add_input("inputA", trt.float32, (2, 3, 4))
-    d = network.add_constant((4, 2), np.ones((4, 2), dtype=np.float32))
-    layer = network.add_matrix_multiply(a, trt.MatrixOperation.NONE, d.get_output(0), trt.MatrixOperation.NONE)
-    if layer is None:
-        refused = True
-        print("add_matrix_multiply([2, 3, 4], [4, 2]) returned None")
-    else:
-        layer.get_output(0).name = "outputT0"
-        network.mark_output(layer.get_output(0))
-        config = builder.create_builder_config()
-        config.clear_flag(trt.BuilderFlag.TF32)
-        refused = builder.build_serialized_network(network, config) is None
-        print(f"add_matrix_multiply([2, 3, 4], [4, 2]) created a layer; building {'failed' if refused else 'worked'}")
-    for message in logger.errors:
-        print(f"  TensorRT error: {message}")
-    return refused
+# ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
+# What sits above this line is the lesson. What follows builds, runs and checks, the same way in every script:
+# `python3 tests/sync_blocks.py --write` rewrites every copy from tests/run_block.py, and a CPU test fails when
+# a copy drifts. A script defines make_inputs(), reference(inputs), TOLERANCE and either
+# build_network(builder, network, config, inputs) or, when its topic needs several builds or an expected
+# failure, run_example(inputs) -> {output name: numpy array}. KNOWN_DEVIATIONS (optional) names outputs where
+# TensorRT 8.6.0 is known to differ from its documentation: their check passes while the difference persists.
 
 
 def check_cuda(result):
@@ -75,91 +112,165 @@ def check_cuda(result):
     return values[0] if len(values) == 1 else values
 
 
-class CollectingLogger(trt.ILogger):
-    """A logger that keeps TensorRT's error messages, so that the script can print why something was refused."""
-
-    def __init__(self):
-        trt.ILogger.__init__(self)
-        self.errors = []
-
-    def log(self, severity, msg):
-        if severity in (trt.ILogger.Severity.INTERNAL_ERROR, trt.ILogger.Severity.ERROR):
-            self.errors.append(msg)
+def needs_profile(network):
+    """TensorRT needs an optimization profile for dynamic input shapes and shape-tensor inputs; 8.6.0 also
+    refuses to create an execution context for an output whose shape depends on data without one."""
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    return any(t.is_shape_tensor or -1 in tuple(t.shape) for t in inputs) or any(-1 in tuple(t.shape) for t in outputs)
 
 
-def check(name, actual, expected):
-    """Compare one output with its reference: floats within TOLERANCE, integers and booleans exactly."""
-    if actual.shape != expected.shape:
-        print(f"check result: False, {name}: shape {actual.shape} != expected {expected.shape}")
-        return False
-    if expected.dtype.kind in "fc":
-        a, e = actual.astype(np.float64), expected.astype(np.float64)
-        error = float(np.max(np.abs(a - e))) if e.size else 0.0
-        ok = bool(np.allclose(a, e, **TOLERANCE))
-        print(f"check result: {ok}, {name}: max abs error = {error:.3e}")
-    else:
-        differ = int(np.sum(actual != expected))
-        ok = differ == 0
-        print(f"check result: {ok}, {name}: {differ} of {expected.size} elements differ (exact comparison)")
-    return ok
+def build_engine(build_network, inputs, logger=None):
+    """Builder, network and config; build_network() adds the layers; build, then deserialize the plan.
 
-
-def run_engine(inputs):
-    """Build the network, run it once, return {output name: numpy array}."""
-    logger = trt.Logger(trt.Logger.ERROR)
+    Without a profile from build_network() where one is needed, one is added that covers exactly `inputs`.
+    """
+    logger = logger or trt.Logger(trt.Logger.ERROR)
     builder = trt.Builder(logger)
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
     config = builder.create_builder_config()
-    config.clear_flag(trt.BuilderFlag.TF32)  # TF32 (on by default on Ampere and newer) would give ~1e-3 errors
-    add_layers(network, inputs)
+    keep_alive = build_network(builder, network, config, inputs)  # numpy weights must live until the build ends
+    if config.num_optimization_profiles == 0 and needs_profile(network):
+        profile = builder.create_optimization_profile()
+        for tensor in (network.get_input(i) for i in range(network.num_inputs)):
+            value = np.asarray(inputs[tensor.name])
+            if tensor.is_shape_tensor:  # the range of its values, not of its shape
+                profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
+            if -1 in tuple(tensor.shape):
+                profile.set_shape(tensor.name, *[value.shape] * 3)
+        config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
+    del keep_alive
     if serialized is None:
-        raise RuntimeError("building the engine failed")
+        raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
     engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
     if engine is None:
-        raise RuntimeError("deserializing the engine failed")
+        raise RuntimeError("deserialize_cuda_engine failed (see the TensorRT log above)")
+    return engine
+
+
+class OutputAllocator(trt.IOutputAllocator):
+    """Device memory for an output whose shape is known only during enqueue (NonZero, NMS, ...)."""
+
+    def __init__(self):
+        trt.IOutputAllocator.__init__(self)
+        self.address, self.size, self.shape = 0, 0, None
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        if size > self.size:
+            if self.address:
+                check_cuda(cudart.cudaFree(self.address))
+            self.address, self.size = check_cuda(cudart.cudaMalloc(size)), size
+        return self.address
+
+    def notify_shape(self, tensor_name, shape):
+        self.shape = tuple(shape)
+
+
+def run_engine(engine, inputs, profile_index=0):
+    """Bind every I/O tensor by name, run once with execute_async_v3, return {output name: numpy array}."""
     context = engine.create_execution_context()
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
+    stream = check_cuda(cudart.cudaStreamCreate())
+    if profile_index:
+        context.set_optimization_profile_async(profile_index, int(stream))
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
     output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-    host, device = {}, {}
+    host, device, allocators = {}, {}, {}
+
+    def bind(name, shape):  # host array + its address for TensorRT: on the GPU, or in host memory (shape tensors)
+        if name not in host:
+            host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
     for name in input_names:
         host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
-        context.set_input_shape(name, host[name].shape)  # harmless for static shapes
-    for name in output_names:
-        host[name] = np.empty(tuple(context.get_tensor_shape(name)), dtype=trt.nptype(engine.get_tensor_dtype(name)))
-    for name in names:
-        device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
-        context.set_tensor_address(name, device[name])
-    stream = check_cuda(cudart.cudaStreamCreate())
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic dimensions need a run-time shape
+            context.set_input_shape(name, host[name].shape)
+        bind(name, host[name].shape)
+    for name in output_names:  # shapes are known once every input shape and shape-tensor value is set
+        shape = tuple(context.get_tensor_shape(name))
+        if -1 in shape:  # data-dependent: TensorRT asks the allocator for memory during enqueue
+            allocators[name] = OutputAllocator()
+            if not context.set_output_allocator(name, allocators[name]):
+                raise RuntimeError(f"set_output_allocator({name}) failed")
+        else:
+            bind(name, shape)
     for name in input_names:
-        check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
-                                          cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
+        if name in device:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
     if not context.execute_async_v3(int(stream)):
-        raise RuntimeError("execute_async_v3 failed")
-    for name in output_names:
-        check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
-                                          cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+        raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
     check_cuda(cudart.cudaStreamSynchronize(stream))
+    for name, allocator in allocators.items():  # the shape is known now
+        host[name] = np.empty(allocator.shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        device[name] = allocator.address
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
     check_cuda(cudart.cudaStreamDestroy(stream))
-    for name in names:
-        check_cuda(cudart.cudaFree(device[name]))
     return {name: host[name] for name in output_names}
 
 
+def check_outputs(outputs, expected):
+    """Compare each output with the reference: shape, dtype, then values (floats within the output's tolerance,
+    TOLERANCE[name] or TOLERANCE; integers and booleans exactly). Prints one `check result` line per output."""
+    passed = True
+    for name, want in expected.items():
+        got = outputs.get(name)
+        tolerance = TOLERANCE.get(name, {"rtol": TOLERANCE["rtol"], "atol": TOLERANCE["atol"]})
+        if got is None or got.shape != want.shape or got.dtype != want.dtype:
+            found = "missing" if got is None else f"{got.shape} {got.dtype}"
+            print(f"check result: False, {name}: got {found}, expected {want.shape} {want.dtype}")
+            passed = False
+            continue
+        if want.dtype.kind in "fc":
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            same = bool(np.allclose(got, want, equal_nan=True, **tolerance))
+            detail = f"max abs error = {error:.3e} (rtol={tolerance['rtol']}, atol={tolerance['atol']})"
+        else:
+            same = bool(np.array_equal(got, want))
+            detail = f"{int(np.sum(got != want))} of {want.size} elements differ (exact comparison)"
+        deviation = globals().get("KNOWN_DEVIATIONS", {}).get(name)
+        if deviation:  # the documented result is the reference; TensorRT 8.6.0 is known to give another
+            print(f"check result: {not same}, {name}: known deviation of TensorRT 8.6.0 still present: {not same},"
+                  f" {detail}\n  {deviation}")
+            if same:
+                print(f"  TensorRT now follows its documentation here: remove {name} from KNOWN_DEVIATIONS")
+            passed = passed and not same
+        else:
+            print(f"check result: {same}, {name}: {detail}")
+            passed = passed and same
+    return passed
+
+
 def main():
-    np.set_printoptions(precision=3, linewidth=120, suppress=True)
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
     inputs = make_inputs()
     for name, value in inputs.items():
-        print(f"{name} {value.shape} {value.dtype}:\n{value}")
-    outputs = run_engine(inputs)
-    outputs["rankMismatch/refused"] = np.array(try_rank_mismatch())
+        print(f"input {name} {value.shape} {value.dtype}:\n{value}")
+    if "run_example" in globals():
+        outputs = run_example(inputs)
+    else:
+        outputs = run_engine(build_engine(build_network, inputs), inputs)
     expected = reference(inputs)
-    passed = True
-    for name, value in expected.items():
-        print(f"{name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
-        passed = check(name, outputs[name], value) and passed
-    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **{k: outputs[k] for k in expected})
+    for name in expected:
+        if name in outputs:
+            print(f"output {name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
+    passed = check_outputs(outputs, expected)
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(f"{stem}.output.npz", **{name: outputs[name] for name in expected if name in outputs})
     return passed
 
 
