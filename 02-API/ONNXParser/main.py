@@ -159,7 +159,8 @@ def show_queries(logger, good, unsupported):
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
     parser = trt.OnnxParser(network, logger)
     # parser flags (trt.OnnxParserFlag.NATIVE_INSTANCENORM, parser.set_flag) came with TensorRT 8.6.1
-    print(f"trt has OnnxParserFlag: {hasattr(trt, 'OnnxParserFlag')}, parser has set_flag: {hasattr(parser, 'set_flag')}")
+    print(f"trt has OnnxParserFlag: {hasattr(trt, 'OnnxParserFlag')}, "
+          f"parser has set_flag: {hasattr(parser, 'set_flag')}")
     for op in ("MatMul", "Relu", "NonZero", "Col2Im", "CookbookUnknownOp"):
         print(f"parser.supports_operator({op!r:20s}) = {parser.supports_operator(op)}")
     facts = {}
