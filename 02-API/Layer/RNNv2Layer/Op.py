@@ -21,16 +21,6 @@ NUM_LAYERS, BIDIRECTIONAL = 1, False
 OPS = ["RELU", "TANH", "LSTM", "GRU"]
 
 
-# torch.nn.RNN / LSTM / GRU stack the gates of one layer in one matrix: weight_ih_l{k} is [gates * H, input size].
-# Row block g belongs to the gate below; TensorRT takes each gate's block separately (set_weights_for_gate).
-TORCH_GATE_ORDER = {
-    "RELU": ["INPUT"],  # nn.RNN(nonlinearity="relu"): a single gate
-    "TANH": ["INPUT"],  # nn.RNN(nonlinearity="tanh")
-    "LSTM": ["INPUT", "FORGET", "CELL", "OUTPUT"],  # nn.LSTM: i, f, g, o
-    "GRU": ["RESET", "UPDATE", "HIDDEN"],  # nn.GRU: r, z, n
-}
-
-
 def build_network(builder, network, config, inputs):
     config.clear_flag(trt.BuilderFlag.TF32)  # FP32 check at 1e-5: no TF32 in the RNN's matrix products
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 1 << 30)
@@ -63,6 +53,17 @@ def reference(inputs):
     return result
 
 
+# ==== numpy helpers of this folder: identical in every script of the folder that has them ====
+# torch.nn.RNN / LSTM / GRU stack the gates of one layer in one matrix: weight_ih_l{k} is [gates * H, input size].
+# Row block g belongs to the gate below; TensorRT takes each gate's block separately (set_weights_for_gate).
+TORCH_GATE_ORDER = {
+    "RELU": ["INPUT"],  # nn.RNN(nonlinearity="relu"): a single gate
+    "TANH": ["INPUT"],  # nn.RNN(nonlinearity="tanh")
+    "LSTM": ["INPUT", "FORGET", "CELL", "OUTPUT"],  # nn.LSTM: i, f, g, o
+    "GRU": ["RESET", "UPDATE", "HIDDEN"],  # nn.GRU: r, z, n
+}
+
+
 def make_weights(op, num_layers, bidirectional, input_size, hidden, skip=False, seed=97):
     """Seeded weights in torch layout: {"weight_ih_l0": [G*H, E], "weight_hh_l0": [G*H, H], "bias_ih_l0", ...}."""
     rng = np.random.default_rng(seed)
@@ -80,9 +81,6 @@ def make_weights(op, num_layers, bidirectional, input_size, hidden, skip=False, 
             weights["bias_ih_" + suffix] = rng.uniform(-bound, bound, gates * hidden)
             weights["bias_hh_" + suffix] = rng.uniform(-bound, bound, gates * hidden)
     return {k: v.astype(np.float32) for k, v in weights.items()}
-
-
-# ==== numpy helpers of this folder: identical in every script of the folder that has them ====
 
 
 def rnn_reference(x, weights, op, num_layers, bidirectional, hidden, h0=None, c0=None, lengths=None):
