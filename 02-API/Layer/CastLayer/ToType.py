@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""CastLayer / ToType: the conversions between float32, float16, int32 and bool, and what 8.6 says to uint8.
+"""CastLayer / ToType: the conversions between float32, float16, int32 and bool, and what 8.6.0 says to uint8.
 
 Three inputs (float32, int32, bool) and one cast layer per conversion; outputs are named "<from>_to_<to>".
 float -> int rounds toward zero, anything -> bool is "!= 0", bool -> number gives 0/1.
 to_type can also be changed after creation (shown on the last layer).
-Every marked output gets its dtype set to the cast's type: TensorRT 8.6 refuses to build otherwise (see README).
-A cast to uint8 inside the network is refused by TensorRT 8.6 ("has datatype UInt8 but is not a network-level
-input", seen on an H100): a second, small build shows that error.
+Every marked output gets its dtype set to the cast's type: TensorRT 8.6.0 refuses to build otherwise (see README).
+uint8 is for network-level inputs and outputs only (NvInfer.h, DataType::kUINT8): a second build casts float32 to
+uint8 and uses the result inside the network (cast back to float32). The script asserts that this build is refused
+with the error "has datatype UInt8 but is not a network-level input" (seen with TensorRT 8.6.0 on an H100), and
+that the same network with float16 in place of uint8 (the control) builds and runs.
 """
 import os
 import sys
@@ -21,6 +23,74 @@ except ImportError:  # older cuda-python
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 SHAPE = (3, 4)
+UINT8_ERROR = "has datatype UInt8 but is not a network-level input"
+
+
+class CollectingLogger(trt.ILogger):
+    """Prints TensorRT's errors and keeps them, so that the script can assert which error it was."""
+
+    def __init__(self):
+        trt.ILogger.__init__(self)
+        self.errors = []
+
+    def log(self, severity, msg):
+        if severity in (trt.ILogger.INTERNAL_ERROR, trt.ILogger.ERROR):
+            self.errors.append(msg)
+            print(f"[TRT] {severity.name}: {msg}")
+
+
+def build_network(builder, network, config, inputs):
+    f = network.add_input("inputF32", trt.float32, SHAPE)
+    i = network.add_input("inputI32", trt.int32, SHAPE)
+    b = network.add_input("inputBool", trt.bool, SHAPE)
+    cases = [("float32_to_float16", f, trt.float16), ("float32_to_int32", f, trt.int32),
+             ("float32_to_bool", f, trt.bool), ("int32_to_float32", i, trt.float32),
+             ("int32_to_float16", i, trt.float16), ("int32_to_bool", i, trt.bool),
+             ("bool_to_float32", b, trt.float32), ("bool_to_int32", b, trt.int32)]
+    for name, tensor, to_type in cases:
+        layer = network.add_cast(tensor, to_type)
+        print(f"{name:20s} {tensor.dtype} -> layer.to_type = {layer.to_type}")
+        output = layer.get_output(0)
+        output.name = name
+        network.mark_output(output)
+        output.dtype = to_type  # a network output is float32 unless its dtype is set (see README)
+    layer = network.add_cast(i, trt.float16)
+    layer.to_type = trt.float32  # the member can be changed after creation
+    print(f"int32_to_float32_via_to_type: created with float16, layer.to_type changed to {layer.to_type}")
+    output = layer.get_output(0)
+    output.name = "int32_to_float32_via_to_type"
+    network.mark_output(output)
+    output.dtype = trt.float32
+
+
+def build_round_trip(network, to_type):
+    """float32 -> Cast(to_type), marked as an output and also cast back to float32 (so used inside the network)."""
+    x = network.add_input("inputF32", trt.float32, SHAPE)
+    middle = network.add_cast(x, to_type).get_output(0)
+    middle.name = "middle"
+    network.mark_output(middle)
+    middle.dtype = to_type
+    back = network.add_cast(middle, trt.float32).get_output(0)
+    back.name = "back"
+    network.mark_output(back)
+    back.dtype = trt.float32
+
+
+def run_example(inputs):
+    outputs = run_engine(build_engine(build_network, inputs), inputs)
+    print("--- float32 -> uint8 -> float32 inside the network")
+    logger = CollectingLogger()
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    build_round_trip(network, trt.uint8)
+    refused = builder.build_serialized_network(network, builder.create_builder_config()) is None
+    logged = any(UINT8_ERROR in m for m in logger.errors)
+    print(f"build refused: {refused}; the error {UINT8_ERROR!r} was logged: {logged}")
+    outputs["uint8_round_trip_refused"] = np.array(refused and logged)
+    print("--- control: the same network with float16 in place of uint8")
+    engine = build_engine(lambda builder, network, config, inputs: build_round_trip(network, trt.float16), inputs)
+    outputs["float16_round_trip"] = run_engine(engine, inputs)["back"]
+    return outputs
 
 
 def make_inputs():
@@ -41,72 +111,18 @@ def reference(inputs):
         "bool_to_float32": b.astype(np.float32),
         "bool_to_int32": b.astype(np.int32),
         "int32_to_float32_via_to_type": i.astype(np.float32),
-        "uint8_cast_refused": np.array(True),  # known in advance: TensorRT 8.6 refuses the build (see below)
+        "uint8_round_trip_refused": np.array(True),  # NvInfer.h: kUINT8 only for network-level inputs and outputs
+        "float16_round_trip": f.astype(np.float16).astype(np.float32),
     }
 
 
-def add_layers(network, inputs):
-    f = network.add_input("inputF32", trt.float32, SHAPE)
-    i = network.add_input("inputI32", trt.int32, SHAPE)
-    b = network.add_input("inputBool", trt.bool, SHAPE)
-    cases = [("float32_to_float16", f, trt.float16), ("float32_to_int32", f, trt.int32),
-             ("float32_to_bool", f, trt.bool), ("int32_to_float32", i, trt.float32),
-             ("int32_to_float16", i, trt.float16), ("int32_to_bool", i, trt.bool),
-             ("bool_to_float32", b, trt.float32), ("bool_to_int32", b, trt.int32)]
-    for name, tensor, to_type in cases:
-        layer = network.add_cast(tensor, to_type)
-        print(f"{name:20s} {tensor.dtype} -> layer.to_type = {layer.to_type}")
-        output = layer.get_output(0)
-        output.name = name
-        network.mark_output(output)
-        # TensorRT 8.6: a network output keeps the default type float32 unless it is set. A cast to int32 / bool / uint8
-        # marked as output without this fails at build time with "Output tensor ... of type Float produced from output
-        # of incompatible type Int32" (float16 would be silently converted back to float32), so set it every time.
-        output.dtype = to_type
-    layer = network.add_cast(i, trt.float16)
-    layer.to_type = trt.float32  # the member can be changed after creation
-    print(f"int32_to_float32_via_to_type: created with float16, layer.to_type changed to {layer.to_type}")
-    output = layer.get_output(0)
-    output.name = "int32_to_float32_via_to_type"
-    network.mark_output(output)
-    output.dtype = trt.float32
-
-
-class CollectingLogger(trt.ILogger):
-    """Keeps TensorRT's messages so that the script can print the error of a refused build."""
-
-    def __init__(self):
-        trt.ILogger.__init__(self)
-        self.messages = []
-
-    def log(self, severity, msg):
-        if severity in (trt.ILogger.INTERNAL_ERROR, trt.ILogger.ERROR):
-            self.messages.append(msg)
-
-
-def uint8_cast_is_refused():
-    """float32 -> Cast(uint8), marked as an output and cast back to float32: TensorRT 8.6 refuses to build it.
-
-    uint8 is meant for network inputs and outputs only (e.g. image bytes); on the H100 with 8.6.0 the build failed
-    with "Tensor: float32_to_uint8 has datatype UInt8 but is not a network-level input".
-    """
-    logger = CollectingLogger()
-    builder = trt.Builder(logger)
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    x = network.add_input("inputF32", trt.float32, SHAPE)
-    as_uint8 = network.add_cast(x, trt.uint8).get_output(0)
-    as_uint8.name = "float32_to_uint8"
-    network.mark_output(as_uint8)
-    as_uint8.dtype = trt.uint8
-    back = network.add_cast(as_uint8, trt.float32).get_output(0)
-    back.name = "float32_to_uint8_to_float32"
-    network.mark_output(back)
-    back.dtype = trt.float32
-    refused = builder.build_serialized_network(network, builder.create_builder_config()) is None
-    print(f"float32 -> uint8 cast inside the network: build {'refused' if refused else 'accepted'}")
-    for message in logger.messages:
-        print(f"    [TRT] {message}")
-    return refused
+# ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
+# What sits above this line is the lesson. What follows builds, runs and checks, the same way in every script:
+# `python3 tests/sync_blocks.py --write` rewrites every copy from tests/run_block.py, and a CPU test fails when
+# a copy drifts. A script defines make_inputs(), reference(inputs), TOLERANCE and either
+# build_network(builder, network, config, inputs) or, when its topic needs several builds or an expected
+# failure, run_example(inputs) -> {output name: numpy array}. KNOWN_DEVIATIONS (optional) names outputs where
+# TensorRT 8.6.0 is known to differ from its documentation: their check passes while the difference persists.
 
 
 def check_cuda(result):
@@ -119,51 +135,110 @@ def check_cuda(result):
     return values[0] if len(values) == 1 else values
 
 
-def run_engine(inputs):
-    """Build the network, run it once, return {output name: numpy array}."""
-    logger = trt.Logger(trt.Logger.ERROR)
+def needs_profile(network):
+    """TensorRT needs an optimization profile for dynamic input shapes and shape-tensor inputs; 8.6.0 also
+    refuses to create an execution context for an output whose shape depends on data without one."""
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    return any(t.is_shape_tensor or -1 in tuple(t.shape) for t in inputs) or any(-1 in tuple(t.shape) for t in outputs)
+
+
+def build_engine(build_network, inputs, logger=None):
+    """Builder, network and config; build_network() adds the layers; build, then deserialize the plan.
+
+    Without a profile from build_network() where one is needed, one is added that covers exactly `inputs`.
+    """
+    logger = logger or trt.Logger(trt.Logger.ERROR)
     builder = trt.Builder(logger)
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
     config = builder.create_builder_config()
-    add_layers(network, inputs)
+    keep_alive = build_network(builder, network, config, inputs)  # numpy weights must live until the build ends
+    if config.num_optimization_profiles == 0 and needs_profile(network):
+        profile = builder.create_optimization_profile()
+        for tensor in (network.get_input(i) for i in range(network.num_inputs)):
+            value = np.asarray(inputs[tensor.name])
+            if tensor.is_shape_tensor:  # the range of its values, not of its shape
+                profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
+            if -1 in tuple(tensor.shape):
+                profile.set_shape(tensor.name, *[value.shape] * 3)
+        config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
+    del keep_alive
     if serialized is None:
-        raise RuntimeError("building the engine failed (see the TensorRT log above)")
+        raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
     engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
     if engine is None:
-        raise RuntimeError("deserializing the engine failed")
-    return execute(engine, inputs)
+        raise RuntimeError("deserialize_cuda_engine failed (see the TensorRT log above)")
+    return engine
 
 
-def execute(engine, inputs):
-    """Copy the inputs in, run the engine once on a stream, copy the outputs back."""
+class OutputAllocator(trt.IOutputAllocator):
+    """Device memory for an output whose shape is known only during enqueue (NonZero, NMS, ...)."""
+
+    def __init__(self):
+        trt.IOutputAllocator.__init__(self)
+        self.address, self.size, self.shape = 0, 0, None
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        if size > self.size:
+            if self.address:
+                check_cuda(cudart.cudaFree(self.address))
+            self.address, self.size = check_cuda(cudart.cudaMalloc(size)), size
+        return self.address
+
+    def notify_shape(self, tensor_name, shape):
+        self.shape = tuple(shape)
+
+
+def run_engine(engine, inputs, profile_index=0):
+    """Bind every I/O tensor by name, run once with execute_async_v3, return {output name: numpy array}."""
     context = engine.create_execution_context()
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
+    stream = check_cuda(cudart.cudaStreamCreate())
+    if profile_index:
+        context.set_optimization_profile_async(profile_index, int(stream))
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
     output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-    host, device = {}, {}
+    host, device, allocators = {}, {}, {}
+
+    def bind(name, shape):  # host array + its address for TensorRT: on the GPU, or in host memory (shape tensors)
+        if name not in host:
+            host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
     for name in input_names:
         host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
-        context.set_input_shape(name, host[name].shape)  # harmless for static shapes
-        if engine.is_shape_inference_io(name):  # a shape tensor: TensorRT reads its values from host memory
-            context.set_tensor_address(name, host[name].ctypes.data)
-    for name in output_names:  # output shapes are known once every input shape (and shape-tensor value) is set
-        host[name] = np.empty(tuple(context.get_tensor_shape(name)), dtype=trt.nptype(engine.get_tensor_dtype(name)))
-    for name in names:
-        if name in input_names and engine.is_shape_inference_io(name):
-            continue
-        device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
-        context.set_tensor_address(name, device[name])
-    stream = check_cuda(cudart.cudaStreamCreate())
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic dimensions need a run-time shape
+            context.set_input_shape(name, host[name].shape)
+        bind(name, host[name].shape)
+    for name in output_names:  # shapes are known once every input shape and shape-tensor value is set
+        shape = tuple(context.get_tensor_shape(name))
+        if -1 in shape:  # data-dependent: TensorRT asks the allocator for memory during enqueue
+            allocators[name] = OutputAllocator()
+            if not context.set_output_allocator(name, allocators[name]):
+                raise RuntimeError(f"set_output_allocator({name}) failed")
+        else:
+            bind(name, shape)
     for name in input_names:
         if name in device:
             check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
                                               cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
     if not context.execute_async_v3(int(stream)):
-        raise RuntimeError("execute_async_v3 failed")
+        raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for name, allocator in allocators.items():  # the shape is known now
+        host[name] = np.empty(allocator.shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        device[name] = allocator.address
     for name in output_names:
-        check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
-                                          cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
     check_cuda(cudart.cudaStreamSynchronize(stream))
     for pointer in device.values():
         check_cuda(cudart.cudaFree(pointer))
@@ -171,34 +246,54 @@ def execute(engine, inputs):
     return {name: host[name] for name in output_names}
 
 
-def check(name, got, want):
-    """Compare one output with the reference: floats within TOLERANCE, integers and booleans exactly."""
-    if got.shape != want.shape:
-        print(f"check result: False, {name}: shape {got.shape} != expected {want.shape}")
-        return False
-    if want.dtype.kind == "f":
-        error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
-        ok = bool(np.allclose(got, want, **TOLERANCE))
-        print(f"check result: {ok}, {name}: max abs error = {error:.3e}")
-    else:
-        ok = bool(np.array_equal(got, want))
-        print(f"check result: {ok}, {name}: {int(np.sum(got != want))} elements differ (exact comparison)")
-    return ok
+def check_outputs(outputs, expected):
+    """Compare each output with the reference: shape, dtype, then values (floats within the output's tolerance,
+    TOLERANCE[name] or TOLERANCE; integers and booleans exactly). Prints one `check result` line per output."""
+    passed = True
+    for name, want in expected.items():
+        got = outputs.get(name)
+        tolerance = TOLERANCE.get(name, {"rtol": TOLERANCE["rtol"], "atol": TOLERANCE["atol"]})
+        if got is None or got.shape != want.shape or got.dtype != want.dtype:
+            found = "missing" if got is None else f"{got.shape} {got.dtype}"
+            print(f"check result: False, {name}: got {found}, expected {want.shape} {want.dtype}")
+            passed = False
+            continue
+        if want.dtype.kind in "fc":
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            same = bool(np.allclose(got, want, equal_nan=True, **tolerance))
+            detail = f"max abs error = {error:.3e} (rtol={tolerance['rtol']}, atol={tolerance['atol']})"
+        else:
+            same = bool(np.array_equal(got, want))
+            detail = f"{int(np.sum(got != want))} of {want.size} elements differ (exact comparison)"
+        deviation = globals().get("KNOWN_DEVIATIONS", {}).get(name)
+        if deviation:  # the documented result is the reference; TensorRT 8.6.0 is known to give another
+            print(f"check result: {not same}, {name}: known deviation of TensorRT 8.6.0 still present: {not same},"
+                  f" {detail}\n  {deviation}")
+            if same:
+                print(f"  TensorRT now follows its documentation here: remove {name} from KNOWN_DEVIATIONS")
+            passed = passed and not same
+        else:
+            print(f"check result: {same}, {name}: {detail}")
+            passed = passed and same
+    return passed
 
 
 def main():
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
     inputs = make_inputs()
     for name, value in inputs.items():
-        print(f"{name} {value.shape} {value.dtype}:\n{value}")
-    outputs = run_engine(inputs)
-    outputs["uint8_cast_refused"] = np.array(uint8_cast_is_refused())
+        print(f"input {name} {value.shape} {value.dtype}:\n{value}")
+    if "run_example" in globals():
+        outputs = run_example(inputs)
+    else:
+        outputs = run_engine(build_engine(build_network, inputs), inputs)
     expected = reference(inputs)
-    passed = True
-    for name, want in expected.items():
-        got = outputs[name]
-        print(f"{name} {got.shape} {got.dtype}:\n{got}")
-        passed = check(name, got, want) and passed
-    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **{k: outputs[k] for k in expected})
+    for name in expected:
+        if name in outputs:
+            print(f"output {name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
+    passed = check_outputs(outputs, expected)
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(f"{stem}.output.npz", **{name: outputs[name] for name in expected if name in outputs})
     return passed
 
 
