@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """ScaleLayer / ChannelAxis: add_scale_nd(..., channel_axis) picks which dimension CHANNEL mode scales along.
 
-The dimensions after channel_axis are the spatial ones, and TensorRT 8.6 accepts only 2 or 3 of them ("Only 2D or 3D
-scale is supported"). With a 5D input [1, 2, 3, 2, 2]: channel_axis = 1 takes 2 coefficients (3 spatial dimensions
+The dimensions after channel_axis are the spatial ones, and there must be 2 or 3 of them (NvInfer.h: "Only 2D or
+3D scale is supported"). With a 5D input [1, 2, 3, 2, 2]: channel_axis = 1 takes 2 coefficients (3 spatial dimensions
 follow), channel_axis = 2 takes 3 coefficients (2 spatial dimensions follow; the dimensions before the axis act as
 batch dimensions). On a 4D input [N, C, H, W], channel_axis = 2 or 3 leaves fewer than 2 spatial dimensions and the
-build fails ("Scale doesn't support less than 2D spatial (2D/3D only)"); add_scale uses channel_axis = 1 in an
+build fails (seen with TensorRT 8.6.0 on an H100: "Scale doesn't support less than 2D spatial (2D/3D only)"); add_scale uses channel_axis = 1 in an
 explicit-batch network."""
 import os
 import sys
@@ -20,8 +20,8 @@ except ImportError:  # older cuda-python
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 SHAPE = (1, 2, 3, 2, 2)
-SCALE_AXIS1 = np.array([1.0, 10.0], dtype=np.float32)  # SHAPE[1] values
-SCALE_AXIS2 = np.array([1.0, 2.0, 3.0], dtype=np.float32)  # SHAPE[2] values
+SCALE_AXIS1 = np.array([0.5, 10.0], dtype=np.float32)  # SHAPE[1] values
+SCALE_AXIS2 = np.array([2.0, 3.0, 4.0], dtype=np.float32)  # SHAPE[2] values
 
 
 def build_network(builder, network, config, inputs):
@@ -37,7 +37,8 @@ def build_network(builder, network, config, inputs):
 
 
 def make_inputs():
-    return {"inputT0": np.ones(SHAPE, dtype=np.float32)}
+    """Varied values (not ones), so that the output shows the input scaled, not just the coefficients."""
+    return {"inputT0": ((np.arange(np.prod(SHAPE), dtype=np.float32) + 1) / 4).reshape(SHAPE)}
 
 
 def reference(inputs):

@@ -34,7 +34,8 @@ def build_network(builder, network, config, inputs):
 
 
 def make_inputs():
-    return {"inputT0": np.ones(SHAPE, dtype=np.float32)}
+    """Varied values (not ones), so that a scale cannot pass for a shift."""
+    return {"inputT0": ((np.arange(np.prod(SHAPE), dtype=np.float32) + 1) / 4).reshape(SHAPE)}
 
 
 def reference(inputs):

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """ScaleLayer / SimpleExample: y = (x * scale + shift) ** power with one coefficient each (ScaleMode.UNIFORM).
 
+Here scale 0.5, shift 1, power 2: none of them is its default, so each one changes the result.
 add_scale needs an input of at least 4 dimensions in an explicit-batch network ([N, C, H, W] here)."""
 import os
 import sys
@@ -17,7 +18,7 @@ TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 SHAPE = (1, 3, 4, 5)
 SHIFT = np.array([1.0], dtype=np.float32)
 SCALE = np.array([0.5], dtype=np.float32)
-POWER = np.array([1.0], dtype=np.float32)
+POWER = np.array([2.0], dtype=np.float32)  # not 1, so that each of the three coefficients shows
 
 
 def build_network(builder, network, config, inputs):
@@ -34,7 +35,8 @@ def make_inputs():
 
 
 def reference(inputs):
-    return {"outputT0": ((inputs["inputT0"] * SCALE + SHIFT) ** POWER).astype(np.float32)}
+    x = inputs["inputT0"].astype(np.float64)
+    return {"outputT0": ((x * SCALE[0] + SHIFT[0]) ** POWER[0]).astype(np.float32)}
 
 
 # ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====

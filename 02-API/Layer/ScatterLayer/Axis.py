@@ -30,7 +30,7 @@ def build_network(builder, network, config, inputs):
 
 def make_inputs():
     rng = np.random.default_rng(31193)
-    data = np.zeros(SHAPE, dtype=np.float32)
+    data = -np.arange(1, np.prod(SHAPE) + 1, dtype=np.float32).reshape(SHAPE)  # negative: untouched elements show
     # axis 1: indices [2, 2, 4], for each (n, w) two different rows out of 3
     indices1 = np.stack([rng.permutation(3)[:2] for _ in range(2 * 4)]).reshape(2, 4, 2).transpose(0, 2, 1)
     # axis 2: indices [2, 3, 2], for each (n, c) two different columns out of 4

@@ -2,7 +2,8 @@
 """ShuffleLayer / ReshapeDims: reshape_dims with the special values 0 and -1.
 
 With zero_is_placeholder = True (the default) a 0 copies the input dimension at the same index; one -1 is
-inferred from the element count. [1, 3, 4, 5] with (0, -1, 5) -> [1, 12, 5]; with (6, -1) -> [6, 10]."""
+inferred from the element count. [1, 3, 4, 5] with (-1, 0, 5) -> [4, 3, 5] (the 0 copies the 3, then -1 = 60 / 15);
+with (6, -1) -> [6, 10]."""
 import os
 import sys
 
@@ -20,7 +21,7 @@ SHAPE = (1, 3, 4, 5)
 
 def build_network(builder, network, config, inputs):
     x = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
-    for name, dims in (("zero", (0, -1, 5)), ("minus1", (6, -1))):
+    for name, dims in (("zero", (-1, 0, 5)), ("minus1", (6, -1))):
         layer = network.add_shuffle(x)
         layer.reshape_dims = dims
         print(f"reshape_dims = {tuple(layer.reshape_dims)} -> output shape {tuple(layer.get_output(0).shape)}")
@@ -34,7 +35,7 @@ def make_inputs():
 
 def reference(inputs):
     x = inputs["inputT0"]
-    return {"zero/outputT0": x.reshape(x.shape[0], -1, 5), "minus1/outputT0": x.reshape(6, -1)}
+    return {"zero/outputT0": x.reshape(-1, x.shape[1], 5), "minus1/outputT0": x.reshape(6, -1)}
 
 
 # ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====

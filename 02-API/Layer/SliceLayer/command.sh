@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-for s in SimpleExample.py StartShapeStride.py SampleMode.py DynamicSlice.py; do
+for s in SimpleExample.py StartShapeStride.py SampleMode.py DynamicSlice.py SizeFromShape.py; do
     echo "=== $s"
     python3 "$s"
 done

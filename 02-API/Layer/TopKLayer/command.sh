@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-for s in SimpleExample.py Op.py K.py Axes.py; do
+for s in SimpleExample.py Op.py K.py Axes.py KFromTensor.py; do
     echo "=== $s"
     python3 "$s"
 done

@@ -3,7 +3,7 @@
 
 One network, six inputs (general values, positive values, values in (-1, 1), values >= 1, booleans, values with
 infinities) and one output per operation. NOT takes and returns BOOL; ISINF returns BOOL (both network outputs get
-dtype trt.bool explicitly: see add_layers); ROUND rounds halves to even (like numpy.round); SIGN of 0 is 0."""
+dtype trt.bool explicitly: see build_network); ROUND rounds halves to even (like numpy.round); SIGN of 0 is 0."""
 import math
 import os
 import sys
