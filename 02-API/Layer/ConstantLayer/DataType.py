@@ -3,7 +3,8 @@
 
 The weights' dtype comes from the numpy array given to trt.Weights: float32 -> FLOAT, int32 -> INT32 (a tensor of
 integers, e.g. indices or shapes), float16 -> HALF weights (the output is a real-valued tensor whose type follows
-TensorRT's precision rules; its values are the float16 values). Bool and uint8 weights are not supported.
+TensorRT's precision rules; its values are the float16 values). uint8 weights are not supported (NvInfer.h);
+bool weights: DataTypeBool.py; int8 weights (only before a Dequantize layer): DataTypeInt8.py.
 """
 import os
 import sys
@@ -40,7 +41,7 @@ def build_network(builder, network, config, inputs):
 
 
 def make_inputs():
-    return {"inputT0": np.zeros(SHAPE, dtype=np.float32)}
+    return {"inputT0": np.random.default_rng(31193).standard_normal(SHAPE).astype(np.float32)}
 
 
 def reference(inputs):
