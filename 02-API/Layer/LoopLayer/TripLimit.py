@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""LoopLayer / TripLimit: TripLimit.COUNT (a for-loop) and TripLimit.WHILE (a while-loop), both adding 1.
+"""LoopLayer / TripLimit: TripLimit.COUNT (a for-loop), TripLimit.WHILE (a while-loop) and both on one loop.
 
-COUNT: the limit is a 0-D INT32 tensor available before the loop (here a constant 4).
-WHILE: the limit is a 0-D BOOL tensor computed inside the loop from the recurrence (here max(r) < 3.5); the loop
-       stops at the first iteration where it is false.
-    r = x;  for _ in range(4): r = r + 1          r = x;  while max(r) < 3.5: r = r + 1
-Outputs: LAST_VALUE of r, and CONCATENATE of r, i.e. r at the start of every iteration. CONCATENATE needs its
-length before the loop runs: for the WHILE loop the script counts the iterations on the host from the input
-(both limits may also be combined on one loop: it stops at whichever comes first)."""
+Each loop adds 1 to r (r starts at x) and counts its own iterations in a second recurrence i (INT32, from 0):
+  COUNT:  for _ in range(4): r = r + 1        limit: a 0-D INT32 tensor available before the loop (a constant)
+  WHILE:  while max(r) < 3.5: r = r + 1       limit: a 0-D BOOL tensor computed in the loop from r's recurrence
+                                               output (the value at the start of the iteration)
+  BOTH:   COUNT 2 and the WHILE limit above   the loop stops at whichever comes first (here the count)
+The WHILE loop's trip count is computed by the network (LAST_VALUE of i): nothing is counted on the host.
+Outputs: LAST_VALUE of r and of i; the COUNT loop also gives CONCATENATE of r (r at the start of every iteration),
+whose length must be a 0-D INT32 shape tensor defined before the loop, which a WHILE loop's trip count is not."""
 import os
 import sys
 
@@ -21,14 +22,43 @@ except ImportError:  # older cuda-python
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 SHAPE = (2, 3)
-TRIP_COUNT = 4
 WHILE_LIMIT = 3.5
+CASES = {"COUNT": (4, False), "WHILE": (None, True), "BOTH": (2, True)}  # name: (COUNT limit or None, WHILE?)
 
 
 def build_network(builder, network, config, inputs):
     x = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
-    add_plus_one_loop(network, x, "COUNT", TRIP_COUNT)
-    add_plus_one_loop(network, x, "WHILE", while_iterations(inputs["inputT0"]))
+    for name, (count, use_while) in CASES.items():
+        loop = network.add_loop()
+        r = loop.add_recurrence(x)
+        i = loop.add_recurrence(scalar(network, 0, np.int32))  # the iteration counter
+        if count is not None:
+            limit = scalar(network, count, np.int32)
+            loop.add_trip_limit(limit, trt.TripLimit.COUNT)
+        if use_while:  # max(r) < WHILE_LIMIT, from this loop's recurrence
+            r_max = network.add_reduce(r.get_output(0), trt.ReduceOperation.MAX, (1 << 0) | (1 << 1), False)
+            less = network.add_elementwise(r_max.get_output(0), scalar(network, WHILE_LIMIT, np.float32),
+                                           trt.ElementWiseOperation.LESS)
+            loop.add_trip_limit(less.get_output(0), trt.TripLimit.WHILE)
+        one = network.add_constant((1, 1), np.ones((1, 1), dtype=np.float32)).get_output(0)
+        r.set_input(1, network.add_elementwise(r.get_output(0), one, trt.ElementWiseOperation.SUM).get_output(0))
+        i.set_input(1, network.add_elementwise(i.get_output(0), scalar(network, 1, np.int32),
+                                               trt.ElementWiseOperation.SUM).get_output(0))
+        outputs = {f"{name}/lastValue": loop.add_loop_output(r.get_output(0), trt.LoopOutput.LAST_VALUE),
+                   f"{name}/tripCount": loop.add_loop_output(i.get_output(0), trt.LoopOutput.LAST_VALUE)}
+        if name == "COUNT":
+            outputs[f"{name}/concatenate"] = loop.add_loop_output(r.get_output(0), trt.LoopOutput.CONCATENATE, 0)
+            outputs[f"{name}/concatenate"].set_input(1, limit)  # the length: the same 0-D INT32 constant
+        print(f"{name}: COUNT {count}, WHILE {f'max(r) < {WHILE_LIMIT}' if use_while else None}; outputs "
+              + ", ".join(f"{k} {layer.kind} {layer.get_output(0).shape}" for k, layer in outputs.items()))
+        for out_name, layer in outputs.items():
+            layer.get_output(0).name = out_name
+            network.mark_output(layer.get_output(0))
+
+
+def scalar(network, value, dtype):
+    """A 0-D constant tensor."""
+    return network.add_constant((), np.array([value], dtype=dtype)).get_output(0)
 
 
 def make_inputs():
@@ -37,42 +67,18 @@ def make_inputs():
 
 
 def reference(inputs):
-    x = inputs["inputT0"]
-    n = while_iterations(x)
-    return {"COUNT/lastValue": x + TRIP_COUNT, "COUNT/concatenate": np.stack([x + i for i in range(TRIP_COUNT)]),
-            "WHILE/lastValue": x + n, "WHILE/concatenate": np.stack([x + i for i in range(n)])}
-
-
-def while_iterations(x):
-    """How many times the while-loop body runs for this input."""
-    n, r = 0, x.copy()
-    while r.max() < WHILE_LIMIT:
-        r, n = r + 1, n + 1
-    return n
-
-
-def add_plus_one_loop(network, x, kind, length):
-    loop = network.add_loop()
-    recurrence = loop.add_recurrence(x)
-    if kind == "COUNT":
-        limit = network.add_constant((), np.array([TRIP_COUNT], dtype=np.int32)).get_output(0)
-    else:  # WHILE: max(r) < WHILE_LIMIT, from the recurrence of this loop
-        r_max = network.add_reduce(recurrence.get_output(0), trt.ReduceOperation.MAX, (1 << 0) | (1 << 1), False)
-        bound = network.add_constant((), np.array([WHILE_LIMIT], dtype=np.float32))
-        limit = network.add_elementwise(r_max.get_output(0), bound.get_output(0),
-                                        trt.ElementWiseOperation.LESS).get_output(0)
-    trip_limit = loop.add_trip_limit(limit, trt.TripLimit.__members__[kind])
-    one = network.add_constant((1, 1), np.ones((1, 1), dtype=np.float32))
-    body = network.add_elementwise(recurrence.get_output(0), one.get_output(0), trt.ElementWiseOperation.SUM)
-    recurrence.set_input(1, body.get_output(0))
-    last = loop.add_loop_output(recurrence.get_output(0), trt.LoopOutput.LAST_VALUE)
-    stacked = loop.add_loop_output(recurrence.get_output(0), trt.LoopOutput.CONCATENATE, 0)
-    stacked.set_input(1, network.add_constant((), np.array([length], dtype=np.int32)).get_output(0))
-    print(f"{kind}: trip limit kind = {trip_limit.kind}, limit tensor {limit.dtype} shape {limit.shape}, "
-          f"concatenation length {length}")
-    for layer, name in ((last, f"{kind}/lastValue"), (stacked, f"{kind}/concatenate")):
-        layer.get_output(0).name = name
-        network.mark_output(layer.get_output(0))
+    """NvInfer.h: COUNT runs that many iterations; WHILE stops at the first iteration whose condition is false;
+    with both limits the loop exits when the count is reached or the condition is falsified."""
+    x, result = inputs["inputT0"], {}
+    for name, (count, use_while) in CASES.items():
+        r, n, history = x.copy(), 0, []
+        while (count is None or n < count) and (not use_while or r.max() < WHILE_LIMIT):
+            history.append(r)
+            r, n = r + np.float32(1), n + 1
+        result[f"{name}/lastValue"], result[f"{name}/tripCount"] = r, np.array(n, dtype=np.int32)
+        if name == "COUNT":
+            result[f"{name}/concatenate"] = np.stack(history)
+    return result
 
 
 # ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
