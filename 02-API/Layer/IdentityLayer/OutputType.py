@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """IdentityLayer / OutputType: type conversion with layer.set_output_type(0, dtype) (and the output tensor's dtype).
 
-FLOAT -> HALF, FLOAT -> INT32, FLOAT -> BOOL (non-zero is True), INT32 -> FLOAT, INT32 -> HALF, HALF -> FLOAT.
+FLOAT -> HALF, FLOAT -> INT32, FLOAT -> BOOL (non-zero is True), INT32 -> FLOAT, INT32 -> HALF, HALF -> FLOAT: each
+output's dtype differs from its input's (the check compares dtypes) and its values are numpy's astype of the input.
 The allowed conversions in 8.6: (FLOAT | HALF | INT32 | BOOL) -> (FLOAT | HALF | INT32 | BOOL), (FLOAT | HALF) ->
-UINT8, UINT8 -> (FLOAT | HALF). The float inputs hold whole numbers, so every conversion is exact (how a fraction
-is rounded to INT32 is not specified by the 8.6 documentation). The last output uses the older way, setting only the
-network output's dtype ("implicit conversion", still accepted in 8.x but to be replaced by set_output_type)."""
+UINT8, UINT8 -> (FLOAT | HALF). FLOAT -> HALF reads values with 5 significant digits, which float16 rounds (by up to
+5e-4); the other float inputs hold whole numbers (how a fraction is rounded to INT32 is not in the 8.6 documentation).
+"setOutputTypeOnly" isolates set_output_type: the identity computes HALF, but its network output tensor stays FLOAT
+(NvInfer.h: only ITensor.dtype sets the binding's type), so the output is float32 holding float16-rounded values;
+OBEY_PRECISION_CONSTRAINTS makes the output type binding. The last output uses the older way, setting only the
+network output's dtype ("implicit conversion", still accepted in 8.x but to be replaced by set_output_type).
+"""
 import os
 import sys
 
@@ -17,24 +22,27 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # the conversions of these whole numbers are exact
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # every conversion here is exact or a float16 rounding numpy reproduces
 SHAPE = (3, 4)
 CASES = (  # (output name, input name, output type, numpy type)
-    ("float32ToFloat16/outputT0", "inputF32", trt.float16, np.float16),
+    ("float32ToFloat16/outputT0", "inputF32Fine", trt.float16, np.float16),
     ("float32ToInt32/outputT0", "inputF32", trt.int32, np.int32),
     ("float32ToBool/outputT0", "inputF32", trt.bool, np.bool_),
     ("int32ToFloat32/outputT0", "inputI32", trt.float32, np.float32),
     ("int32ToFloat16/outputT0", "inputI32", trt.float16, np.float16),
     ("float16ToFloat32/outputT0", "inputF16", trt.float32, np.float32),
 )
+ONLY = "setOutputTypeOnlyFloat16/outputT0"
 IMPLICIT = "implicitFloat32ToFloat16/outputT0"
 
 
 def build_network(builder, network, config, inputs):
     config.set_flag(trt.BuilderFlag.FP16)  # allow FP16 layer outputs
+    config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)  # the output types set below are rules
     tensors = {"inputF32": network.add_input("inputF32", trt.float32, SHAPE),
                "inputI32": network.add_input("inputI32", trt.int32, SHAPE),
-               "inputF16": network.add_input("inputF16", trt.float16, SHAPE)}
+               "inputF16": network.add_input("inputF16", trt.float16, SHAPE),
+               "inputF32Fine": network.add_input("inputF32Fine", trt.float32, SHAPE)}
     for output_name, input_name, trt_type, _ in CASES:
         layer = network.add_identity(tensors[input_name])
         layer.set_output_type(0, trt_type)  # the conversion
@@ -44,6 +52,14 @@ def build_network(builder, network, config, inputs):
         output.dtype = trt_type  # the network output's type, matching the layer's output type
         print(f"{input_name} ({tensors[input_name].dtype}) -> identity -> {output_name}: "
               f"get_output_type(0) = {layer.get_output_type(0)}, output_type_is_set(0) = {layer.output_type_is_set(0)}")
+    layer = network.add_identity(tensors["inputF32Fine"])  # set_output_type alone: the layer computes HALF
+    layer.set_output_type(0, trt.float16)
+    output = layer.get_output(0)
+    output.name = ONLY
+    network.mark_output(output)
+    output.dtype = trt.float32  # the binding stays FLOAT: TensorRT converts the HALF result back
+    print(f"inputF32Fine -> identity -> {ONLY}: get_output_type(0) = {layer.get_output_type(0)}, "
+          f"network output dtype = {output.dtype}")
     layer = network.add_identity(tensors["inputF32"])  # the older way: only the output tensor's dtype
     output = layer.get_output(0)
     output.name = IMPLICIT
@@ -55,8 +71,10 @@ def build_network(builder, network, config, inputs):
 
 def make_inputs():
     x = np.arange(np.prod(SHAPE)).reshape(SHAPE) - 5
+    fine = (1 + np.arange(np.prod(SHAPE)) * 1.37e-4) * np.where(np.arange(np.prod(SHAPE)) % 2, -1, 1) * 3
     return {"inputF32": x.astype(np.float32), "inputI32": (x * 100).astype(np.int32),
-            "inputF16": (x / 4).astype(np.float16)}  # quarters are exact in FP16 and FP32
+            "inputF16": (x / 4).astype(np.float16),  # quarters are exact in FP16 and FP32
+            "inputF32Fine": fine.reshape(SHAPE).astype(np.float32)}  # 5 significant digits: float16 rounds them
 
 
 def reference(inputs):
@@ -64,6 +82,7 @@ def reference(inputs):
     for output_name, input_name, _, np_type in CASES:
         x = inputs[input_name]
         result[output_name] = (x != 0) if np_type == np.bool_ else x.astype(np_type)
+    result[ONLY] = inputs["inputF32Fine"].astype(np.float16).astype(np.float32)
     result[IMPLICIT] = inputs["inputF32"].astype(np.float16)
     return result
 
