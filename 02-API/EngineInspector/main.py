@@ -4,13 +4,14 @@
 config.profiling_verbosity decides how much layer information the engine keeps:
     LAYER_NAMES_ONLY (default)  layer names only
     DETAILED                    names plus tactic, formats, shapes, parameters of every layer
-    NONE                        nothing (the profiler and the inspector see layer indices)
+    NONE                        no layer information
 engine.create_engine_inspector() returns an EngineInspector:
     inspector.execution_context = context   gives it concrete shapes (needed with dynamic shapes)
     inspector.get_layer_information(i, trt.LayerInformationFormat.ONELINE / JSON)   one engine layer
     inspector.get_engine_information(trt.LayerInformationFormat.JSON)              all layers + bindings
-The same small network (dynamic batch) is built with each verbosity; the script prints what the inspector
-returns, checks that the JSON parses and (except with NONE) names the network's layers, and checks the output.
+run_example() builds the same small network (dynamic batch) with each verbosity and reads the inspector. Checked:
+LAYER_NAMES_ONLY and DETAILED give JSON that parses and names the network's layers; only DETAILED has tactics;
+NONE has neither the layer names nor tactics; every engine's output matches numpy.
 """
 import json
 import os
@@ -24,18 +25,77 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-INPUT_NAME = "inputT0"
-OUTPUT_NAME = "outputT0"
-SHAPE = (2, 3, 8, 8)  # the shape we run; the batch dimension is dynamic (1..4)
-C_OUT = 4
-LAYER_NAMES = ["Conv", "ReLU", "MaxPool"]  # the names given to the network's layers
-# FP32 engine (TF32 cleared) against numpy.
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # FP32 engines (TF32 cleared) against numpy
+SHAPE, C_OUT = (2, 3, 8, 8), 4  # the shape we run; the batch dimension is dynamic (1..4)
+LAYER_NAMES = ("Conv", "ReLU", "MaxPool")  # the names given to the network's layers
+TAGS = ("layer_names_only", "detailed", "none")
+
+
+def network_with(verbosity):
+    def build_network(builder, network, config, inputs):
+        config.clear_flag(trt.BuilderFlag.TF32)
+        config.profiling_verbosity = verbosity
+        x = network.add_input("inputT0", trt.float32, (-1,) + SHAPE[1:])
+        profile = builder.create_optimization_profile()
+        profile.set_shape("inputT0", (1,) + SHAPE[1:], SHAPE, (4,) + SHAPE[1:])
+        config.add_optimization_profile(profile)
+        w = make_weights()
+        conv = network.add_convolution_nd(x, C_OUT, (3, 3), w["conv_w"], w["conv_b"])
+        conv.padding_nd = (1, 1)
+        relu = network.add_activation(conv.get_output(0), trt.ActivationType.RELU)
+        pool = network.add_pooling_nd(relu.get_output(0), trt.PoolingType.MAX, (2, 2))
+        pool.stride_nd = (2, 2)
+        for layer, name in zip((conv, relu, pool), LAYER_NAMES):
+            layer.name = name
+        pool.get_output(0).name = "outputT0"
+        network.mark_output(pool.get_output(0))
+        return w
+    return build_network
+
+
+def inspect(engine, inputs):
+    """Print what the inspector returns (with a context whose input shape is set); return the facts checked."""
+    context = engine.create_execution_context()
+    context.set_input_shape("inputT0", inputs["inputT0"].shape)
+    inspector = engine.create_engine_inspector()
+    inspector.execution_context = context  # concrete shapes for the dynamic batch dimension
+    for i in range(engine.num_layers):
+        text = inspector.get_layer_information(i, trt.LayerInformationFormat.ONELINE)
+        print(f"  get_layer_information({i}, ONELINE): {text.strip()[:200]!r}")
+    first = inspector.get_layer_information(0, trt.LayerInformationFormat.JSON)
+    print(f"  get_layer_information(0, JSON): {first[:1500]}")
+    texts = [first, inspector.get_engine_information(trt.LayerInformationFormat.JSON)]
+    print(f"  get_engine_information(JSON): {texts[1][:300]!r}")
+    try:
+        layers = json.loads(texts[1])["Layers"]
+        parses = True
+    except (ValueError, KeyError, TypeError) as error:
+        print(f"  the engine information is not JSON with \"Layers\": {error!r}")
+        layers, parses = [], False
+    names = all(any(name in text for text in texts) for name in LAYER_NAMES)  # fused: "Conv + ReLU"
+    tactics = any("Tactic" in text for text in texts) or any(isinstance(layer, dict) and "TacticValue" in layer
+                                                             for layer in layers)
+    print(f"  JSON parses: {parses}, names the network's layers: {names}, has tactics: {tactics}")
+    return parses, names, tactics
+
+
+def run_example(inputs):
+    outputs = {}
+    for tag in TAGS:
+        verbosity = getattr(trt.ProfilingVerbosity, tag.upper())
+        print(f"\n=== config.profiling_verbosity = {verbosity}")
+        engine = build_engine(network_with(verbosity), inputs)
+        print(f"engine.profiling_verbosity = {engine.profiling_verbosity}, engine.num_layers = {engine.num_layers}")
+        parses, names, tactics = inspect(engine, inputs)
+        if tag != "none":  # NONE: the inspector returned an empty string (seen with TensorRT 8.6.0), not JSON
+            outputs[f"{tag}/json_parses"] = np.array(parses)
+        outputs.update({f"{tag}/names_layers": np.array(names), f"{tag}/has_tactics": np.array(tactics),
+                        f"{tag}/outputT0": run_engine(engine, inputs)["outputT0"]})
+    return outputs
 
 
 def make_inputs():
-    rng = np.random.default_rng(31193)
-    return {INPUT_NAME: rng.standard_normal(SHAPE).astype(np.float32)}
+    return {"inputT0": np.random.default_rng(31193).standard_normal(SHAPE).astype(np.float32)}
 
 
 def make_weights():
@@ -45,18 +105,29 @@ def make_weights():
 
 
 def reference(inputs):
-    """conv 3x3 pad 1 + bias -> ReLU -> max pool 2x2 stride 2; json_ok: the inspector's JSON checks pass."""
+    """conv 3x3 pad 1 + bias -> ReLU -> max pool 2x2 stride 2, in numpy; what each verbosity documents to keep."""
     w = make_weights()
-    x = inputs[INPUT_NAME].astype(np.float64)
+    x = inputs["inputT0"].astype(np.float64)
     n, c, h, wd = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    y = np.zeros((n, C_OUT, h, wd))
-    for i in range(3):
-        for j in range(3):
-            y += np.einsum("nchw,kc->nkhw", xp[:, :, i:i + h, j:j + wd], w["conv_w"][:, :, i, j].astype(np.float64))
+    y = sum(np.einsum("nchw,kc->nkhw", xp[:, :, i:i + h, j:j + wd], w["conv_w"][:, :, i, j].astype(np.float64))
+            for i in range(3) for j in range(3))
     y = np.maximum(y + w["conv_b"][None, :, None, None], 0)
-    y = y.reshape(n, C_OUT, h // 2, 2, wd // 2, 2).max(axis=(3, 5))
-    return {OUTPUT_NAME: y.astype(np.float32), "json_ok": np.array(True)}
+    y = y.reshape(n, C_OUT, h // 2, 2, wd // 2, 2).max(axis=(3, 5)).astype(np.float32)
+    result = {f"{tag}/outputT0": y for tag in TAGS}
+    for tag, names, tactics in (("layer_names_only", True, False), ("detailed", True, True), ("none", False, False)):
+        result.update({f"{tag}/names_layers": np.array(names), f"{tag}/has_tactics": np.array(tactics)})
+    result.update({"layer_names_only/json_parses": np.array(True), "detailed/json_parses": np.array(True)})
+    return result
+
+
+# ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
+# What sits above this line is the lesson. What follows builds, runs and checks, the same way in every script:
+# `python3 tests/sync_blocks.py --write` rewrites every copy from tests/run_block.py, and a CPU test fails when
+# a copy drifts. A script defines make_inputs(), reference(inputs), TOLERANCE and either
+# build_network(builder, network, config, inputs) or, when its topic needs several builds or an expected
+# failure, run_example(inputs) -> {output name: numpy array}. KNOWN_DEVIATIONS (optional) names outputs where
+# TensorRT 8.6.0 is known to differ from its documentation: their check passes while the difference persists.
 
 
 def check_cuda(result):
@@ -69,123 +140,165 @@ def check_cuda(result):
     return values[0] if len(values) == 1 else values
 
 
-def build_engine(logger, runtime, verbosity):
+def needs_profile(network):
+    """TensorRT needs an optimization profile for dynamic input shapes and shape-tensor inputs; 8.6.0 also
+    refuses to create an execution context for an output whose shape depends on data without one."""
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    return any(t.is_shape_tensor or -1 in tuple(t.shape) for t in inputs) or any(-1 in tuple(t.shape) for t in outputs)
+
+
+def build_engine(build_network, inputs, logger=None):
+    """Builder, network and config; build_network() adds the layers; build, then deserialize the plan.
+
+    Without a profile from build_network() where one is needed, one is added that covers exactly `inputs`.
+    """
+    logger = logger or trt.Logger(trt.Logger.ERROR)
     builder = trt.Builder(logger)
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    profile = builder.create_optimization_profile()
     config = builder.create_builder_config()
-    config.clear_flag(trt.BuilderFlag.TF32)
-    config.profiling_verbosity = verbosity
-    w = make_weights()
-
-    x = network.add_input(INPUT_NAME, trt.float32, (-1,) + SHAPE[1:])
-    profile.set_shape(INPUT_NAME, (1,) + SHAPE[1:], SHAPE, (4,) + SHAPE[1:])
-    config.add_optimization_profile(profile)
-    conv = network.add_convolution_nd(x, C_OUT, (3, 3), w["conv_w"], w["conv_b"])
-    conv.padding_nd = (1, 1)
-    conv.name = LAYER_NAMES[0]
-    relu = network.add_activation(conv.get_output(0), trt.ActivationType.RELU)
-    relu.name = LAYER_NAMES[1]
-    pool = network.add_pooling_nd(relu.get_output(0), trt.PoolingType.MAX, (2, 2))
-    pool.stride_nd = (2, 2)
-    pool.name = LAYER_NAMES[2]
-    pool.get_output(0).name = OUTPUT_NAME
-    network.mark_output(pool.get_output(0))
-
-    plan = builder.build_serialized_network(network, config)
-    if plan is None:
-        raise RuntimeError("building the engine failed")
-    engine = runtime.deserialize_cuda_engine(plan)
+    keep_alive = build_network(builder, network, config, inputs)  # numpy weights must live until the build ends
+    if config.num_optimization_profiles == 0 and needs_profile(network):
+        profile = builder.create_optimization_profile()
+        for tensor in (network.get_input(i) for i in range(network.num_inputs)):
+            value = np.asarray(inputs[tensor.name])
+            if tensor.is_shape_tensor:  # the range of its values, not of its shape
+                profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
+            if -1 in tuple(tensor.shape):
+                profile.set_shape(tensor.name, *[value.shape] * 3)
+        config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    del keep_alive
+    if serialized is None:
+        raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
     if engine is None:
-        raise RuntimeError("deserializing the engine failed")
+        raise RuntimeError("deserialize_cuda_engine failed (see the TensorRT log above)")
     return engine
 
 
-def infer(context, x):
-    out = np.empty(tuple(context.get_tensor_shape(OUTPUT_NAME)), dtype=np.float32)
-    d_in = check_cuda(cudart.cudaMalloc(x.nbytes))
-    d_out = check_cuda(cudart.cudaMalloc(out.nbytes))
-    context.set_tensor_address(INPUT_NAME, d_in)
-    context.set_tensor_address(OUTPUT_NAME, d_out)
+class OutputAllocator(trt.IOutputAllocator):
+    """Device memory for an output whose shape is known only during enqueue (NonZero, NMS, ...)."""
+
+    def __init__(self):
+        trt.IOutputAllocator.__init__(self)
+        self.address, self.size, self.shape = 0, 0, None
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        if size > self.size:
+            if self.address:
+                check_cuda(cudart.cudaFree(self.address))
+            self.address, self.size = check_cuda(cudart.cudaMalloc(size)), size
+        return self.address
+
+    def notify_shape(self, tensor_name, shape):
+        self.shape = tuple(shape)
+
+
+def run_engine(engine, inputs, profile_index=0):
+    """Bind every I/O tensor by name, run once with execute_async_v3, return {output name: numpy array}."""
+    context = engine.create_execution_context()
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
     stream = check_cuda(cudart.cudaStreamCreate())
-    check_cuda(cudart.cudaMemcpyAsync(d_in, x.ctypes.data, x.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice,
-                                      stream))
+    if profile_index:
+        context.set_optimization_profile_async(profile_index, int(stream))
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device, allocators = {}, {}, {}
+
+    def bind(name, shape):  # host array + its address for TensorRT: on the GPU, or in host memory (shape tensors)
+        if name not in host:
+            host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic dimensions need a run-time shape
+            context.set_input_shape(name, host[name].shape)
+        bind(name, host[name].shape)
+    for name in output_names:  # shapes are known once every input shape and shape-tensor value is set
+        shape = tuple(context.get_tensor_shape(name))
+        if -1 in shape:  # data-dependent: TensorRT asks the allocator for memory during enqueue
+            allocators[name] = OutputAllocator()
+            if not context.set_output_allocator(name, allocators[name]):
+                raise RuntimeError(f"set_output_allocator({name}) failed")
+        else:
+            bind(name, shape)
+    for name in input_names:
+        if name in device:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
     if not context.execute_async_v3(int(stream)):
-        raise RuntimeError("execute_async_v3 failed")
-    check_cuda(cudart.cudaMemcpyAsync(out.ctypes.data, d_out, out.nbytes,
-                                      cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+        raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
     check_cuda(cudart.cudaStreamSynchronize(stream))
+    for name, allocator in allocators.items():  # the shape is known now
+        host[name] = np.empty(allocator.shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        device[name] = allocator.address
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
     check_cuda(cudart.cudaStreamDestroy(stream))
-    check_cuda(cudart.cudaFree(d_in))
-    check_cuda(cudart.cudaFree(d_out))
-    return out
+    return {name: host[name] for name in output_names}
 
 
-def inspect(engine, context, verbosity):
-    """Print what the inspector returns; True when the JSON parses and names our layers (not checked with NONE,
-    where the engine keeps no layer information)."""
-    strict = verbosity != trt.ProfilingVerbosity.NONE
-    inspector = engine.create_engine_inspector()
-    inspector.execution_context = context  # concrete shapes for the dynamic batch dimension
-    print(f"inspector.execution_context is set: {inspector.execution_context is not None}")
-
-    json_ok = True
-    for i in range(engine.num_layers):
-        print(f"  get_layer_information({i}, ONELINE): "
-              f"{inspector.get_layer_information(i, trt.LayerInformationFormat.ONELINE).strip()[:200]}")
-        text = inspector.get_layer_information(i, trt.LayerInformationFormat.JSON)
-        try:
-            layer = json.loads(text)
-        except ValueError as error:
-            print(f"  layer {i}: JSON does not parse ({error}): {text[:100]!r}")
-            json_ok = json_ok and not strict
+def check_outputs(outputs, expected):
+    """Compare each output with the reference: shape, dtype, then values (floats within the output's tolerance,
+    TOLERANCE[name] or TOLERANCE; integers and booleans exactly). Prints one `check result` line per output."""
+    passed = True
+    for name, want in expected.items():
+        got = outputs.get(name)
+        tolerance = TOLERANCE.get(name, {"rtol": TOLERANCE["rtol"], "atol": TOLERANCE["atol"]})
+        if got is None or got.shape != want.shape or got.dtype != want.dtype:
+            found = "missing" if got is None else f"{got.shape} {got.dtype}"
+            print(f"check result: False, {name}: got {found}, expected {want.shape} {want.dtype}")
+            passed = False
             continue
-        if i == 0:
-            print(f"  get_layer_information(0, JSON) parsed:\n{json.dumps(layer, indent=2)[:1500]}")
-
-    text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
-    try:
-        info = json.loads(text)
-    except ValueError as error:
-        print(f"  get_engine_information(JSON) does not parse ({error}): {text[:100]!r}")
-        return not strict
-    layers = info.get("Layers", []) if isinstance(info, dict) else []
-    print(f"  get_engine_information(JSON): keys {list(info) if isinstance(info, dict) else type(info).__name__}, "
-          f"{len(layers)} layers, bindings {info.get('Bindings') if isinstance(info, dict) else None}")
-    names = [layer.get("Name", "") if isinstance(layer, dict) else str(layer) for layer in layers]
-    print(f"  engine layer names: {names}")
-    if strict:
-        missing = [name for name in LAYER_NAMES if not any(name in engine_name for engine_name in names)]
-        print(f"  network layers not named in the JSON: {missing or 'none'} "
-              "(fused layers carry joined names, e.g. 'Conv + ReLU')")
-        json_ok = json_ok and not missing
-    return json_ok
+        if want.dtype.kind in "fc":
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            same = bool(np.allclose(got, want, equal_nan=True, **tolerance))
+            detail = f"max abs error = {error:.3e} (rtol={tolerance['rtol']}, atol={tolerance['atol']})"
+        else:
+            same = bool(np.array_equal(got, want))
+            detail = f"{int(np.sum(got != want))} of {want.size} elements differ (exact comparison)"
+        deviation = globals().get("KNOWN_DEVIATIONS", {}).get(name)
+        if deviation:  # the documented result is the reference; TensorRT 8.6.0 is known to give another
+            print(f"check result: {not same}, {name}: known deviation of TensorRT 8.6.0 still present: {not same},"
+                  f" {detail}\n  {deviation}")
+            if same:
+                print(f"  TensorRT now follows its documentation here: remove {name} from KNOWN_DEVIATIONS")
+            passed = passed and not same
+        else:
+            print(f"check result: {same}, {name}: {detail}")
+            passed = passed and same
+    return passed
 
 
 def main():
-    logger = trt.Logger(trt.Logger.ERROR)
-    runtime = trt.Runtime(logger)
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
     inputs = make_inputs()
+    for name, value in inputs.items():
+        print(f"input {name} {value.shape} {value.dtype}:\n{value}")
+    if "run_example" in globals():
+        outputs = run_example(inputs)
+    else:
+        outputs = run_engine(build_engine(build_network, inputs), inputs)
     expected = reference(inputs)
-    passed = True
-    for verbosity in (trt.ProfilingVerbosity.LAYER_NAMES_ONLY, trt.ProfilingVerbosity.DETAILED,
-                      trt.ProfilingVerbosity.NONE):
-        print(f"\n=== config.profiling_verbosity = {verbosity}")
-        engine = build_engine(logger, runtime, verbosity)
-        print(f"engine.profiling_verbosity = {engine.profiling_verbosity}, engine.num_layers = {engine.num_layers}")
-        context = engine.create_execution_context()
-        context.set_input_shape(INPUT_NAME, SHAPE)
-        json_ok = inspect(engine, context, verbosity)
-        print(f"check result: {json_ok}, the inspector's JSON parses and names the network's layers"
-              + (" (not required with NONE)" if verbosity == trt.ProfilingVerbosity.NONE else ""))
-        out = infer(context, inputs[INPUT_NAME])
-        max_error = float(np.max(np.abs(out - expected[OUTPUT_NAME])))
-        ok = bool(np.allclose(out, expected[OUTPUT_NAME], **TOLERANCE))
-        print(f"check result: {ok}, max abs error = {max_error:.3e}")
-        passed = passed and ok and json_ok
-        tag = verbosity.name.lower()
-        np.savez(f"{os.path.splitext(os.path.basename(__file__))[0]}.{tag}.output.npz",
-                 **{OUTPUT_NAME: out, "json_ok": np.array(json_ok)})
+    for name in expected:
+        if name in outputs:
+            print(f"output {name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
+    passed = check_outputs(outputs, expected)
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(f"{stem}.output.npz", **{name: outputs[name] for name in expected if name in outputs})
     return passed
 
 
