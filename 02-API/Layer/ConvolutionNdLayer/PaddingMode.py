@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""ConvolutionNdLayer / PaddingMode: every trt.PaddingMode with stride 2 and padding 1 on a 6x7 input.
+"""ConvolutionNdLayer / PaddingMode: every trt.PaddingMode, on shapes where each one gives another result.
 
-pre_padding = post_padding = (1, 1), stride (2, 2), kernel 3x3, input H=6, W=7. NvInfer.h's formulas
-(O = output size, I = input size, B/A = pre/post padding, DK = dilated kernel size, S = stride):
+Input H=6, W=7, kernel 3x3, stride 2, pre_padding (1, 0), post_padding (1, 2). NvInfer.h's formulas
+(O output size, I input size, B/A pre/post padding, DK dilated kernel size, S stride):
   EXPLICIT_ROUND_DOWN O = floor((I+B+A-DK)/S)+1     EXPLICIT_ROUND_UP O = ceil((I+B+A-DK)/S)+1
   CAFFE_ROUND_DOWN    O = floor((I+2B-DK)/S)+1      CAFFE_ROUND_UP    O = ceil((I+2B-DK)/S)+1
   SAME_UPPER / SAME_LOWER: O = ceil(I/S), total padding P = floor((I-1)/S)*S+DK-I, the odd element goes after
   (SAME_UPPER) or before (SAME_LOWER) the data; the padding members are ignored.
-Windows that reach past the padded input (ROUND_UP) read zeros.
+CAFFE uses the pre-padding on both sides, so it differs from EXPLICIT only where B != A: here in W (0 vs 2),
+not in H (1 and 1). ROUND_UP differs from ROUND_DOWN only where (I+B+A-DK)/S is not whole: here in H.
+Output shapes: EXPLICIT (3,4) / (4,4), CAFFE (3,3) / (4,3), SAME (3,4) with B = (0,1) (UPPER) or (1,1) (LOWER):
+no two modes give the same result. Windows that reach past the padded input (ROUND_UP) read zeros.
 """
 import os
 import sys
@@ -23,12 +26,12 @@ except ImportError:  # older cuda-python
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 SHAPE = (1, 2, 6, 7)  # N, C, H, W
 rng = np.random.default_rng(31193)
-# small integers keep the printed numbers readable (and every product exact)
+# small-integer kernels keep the weights readable; the inputs are standard-normal floats, so TF32 would show
 KERNEL = rng.integers(-2, 3, size=(2, 2, 3, 3)).astype(np.float32)  # [K, C, R, S]
 BIAS = np.array([0.5, -1.0], dtype=np.float32)
 
 MODES = ["EXPLICIT_ROUND_DOWN", "EXPLICIT_ROUND_UP", "CAFFE_ROUND_DOWN", "CAFFE_ROUND_UP", "SAME_UPPER", "SAME_LOWER"]
-STRIDE, PADDING, KERNEL_SIZE = (2, 2), (1, 1), (3, 3)
+STRIDE, PRE, POST, KERNEL_SIZE = (2, 2), (1, 0), (1, 2), (3, 3)
 
 
 def build_network(builder, network, config, inputs):
@@ -37,7 +40,8 @@ def build_network(builder, network, config, inputs):
     for mode in MODES:
         layer = network.add_convolution_nd(x, 2, KERNEL_SIZE, trt.Weights(KERNEL), trt.Weights(BIAS))
         layer.stride_nd = STRIDE
-        layer.padding_nd = PADDING
+        layer.pre_padding = PRE
+        layer.post_padding = POST
         layer.padding_mode = getattr(trt.PaddingMode, mode)
         print(f"padding_mode = {str(layer.padding_mode):34s} output shape {layer.get_output(0).shape}")
         layer.get_output(0).name = f"{mode}/outputT0"
@@ -45,7 +49,7 @@ def build_network(builder, network, config, inputs):
 
 
 def make_inputs():
-    return {"inputT0": np.random.default_rng(1).integers(-4, 5, size=SHAPE).astype(np.float32)}
+    return {"inputT0": np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)}
 
 
 def reference(inputs):
@@ -58,23 +62,20 @@ def reference(inputs):
 
 
 def padding_of_mode(mode, sizes):
-    """(pre, post) zeros per axis that give TensorRT's output size for this padding mode (dilation 1)."""
+    """(pre, post) zeros per axis that give NvInfer.h's output size for this padding mode (dilation 1)."""
     pre, post = [], []
-    for i, f, s, p in zip(sizes, KERNEL_SIZE, STRIDE, PADDING):
-        b, a = p, p
-        if mode == "EXPLICIT_ROUND_DOWN":
-            o = (i + b + a - f) // s + 1
-        elif mode == "EXPLICIT_ROUND_UP":
-            o = -(-(i + b + a - f) // s) + 1
-        elif mode == "CAFFE_ROUND_DOWN":
-            o = (i + 2 * b - f) // s + 1
-        elif mode == "CAFFE_ROUND_UP":
-            o = -(-(i + 2 * b - f) // s) + 1
-        else:
+    for i, f, s, b, a in zip(sizes, KERNEL_SIZE, STRIDE, PRE, POST):
+        if mode.startswith("CAFFE"):
+            a = b  # the pre-padding on both sides
+        if mode.startswith("SAME"):
             o = -(-i // s)
             total = (i - 1) // s * s + f - i
             b = total // 2 if mode == "SAME_UPPER" else total - total // 2
             a = total - b
+        elif mode.endswith("ROUND_DOWN"):
+            o = (i + b + a - f) // s + 1
+        else:
+            o = -(-(i + b + a - f) // s) + 1
         a += max(0, (o - 1) * s + f - (i + b + a))  # the last window of ROUND_UP reads zeros past the end
         pre.append(b)
         post.append(a)

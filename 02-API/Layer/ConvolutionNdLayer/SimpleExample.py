@@ -3,7 +3,8 @@
 
 Input [1,1,5,6], one output map, kernel [1,1,3,3], bias [1]; stride 1, no padding -> output [1,1,3,4].
 Kernel weights are in KCRS order (output maps, input channels, kernel height, kernel width).
-TF32 is cleared so that the FP32 result matches numpy at 1e-5.
+The input is standard-normal floats: TF32 (on by default on Ampere and newer) would round them to 10 mantissa
+bits, errors ~1e-3; TF32 is cleared so that the FP32 result matches numpy at 1e-5.
 """
 import os
 import sys
@@ -34,7 +35,7 @@ def build_network(builder, network, config, inputs):
 
 
 def make_inputs():
-    return {"inputT0": (np.arange(30, dtype=np.float32) % 7).reshape(SHAPE)}
+    return {"inputT0": np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)}
 
 
 def reference(inputs):

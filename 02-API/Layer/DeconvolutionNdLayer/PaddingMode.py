@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""DeconvolutionNdLayer / PaddingMode: every trt.PaddingMode with stride 2 and padding 1.
+"""DeconvolutionNdLayer / PaddingMode: every trt.PaddingMode, and which of them coincide for a deconvolution.
 
-pre_padding = post_padding = (1, 1), stride (2, 2), kernel 3x3, input 3x4. NvInfer.h's formulas for deconvolution
-(I input size, S stride, DK dilated kernel size, B/A trimmed at the start/end):
+Input 3x4, kernel 3x3, stride 2 (untrimmed output 7x9), pre_padding (1, 0), post_padding (0, 2). NvInfer.h's
+formulas for deconvolution (I input size, S stride, DK dilated kernel size, B/A trimmed at the start/end):
   EXPLICIT_ROUND_DOWN, EXPLICIT_ROUND_UP, CAFFE_ROUND_DOWN, CAFFE_ROUND_UP: O = (I-1)*S + DK - (B+A)
   SAME_UPPER: O = min(I*S, (I-1)*S+DK), P = max(DK-S, 0), B = floor(P/2), A = P-B
   SAME_LOWER: the same with A = floor(P/2), B = P-A (the padding members are ignored by both SAME modes).
+There is no rounding in a deconvolution: ROUND_DOWN and ROUND_UP truly coincide (one formula), and the script
+shows it. CAFFE padding is symmetric, from the pre-padding (NvInfer.h: "uses prePadding value"; the Python docs:
+"CAFFE* corresponds to symmetric padding"), so with B != A it trims B at both ends: CAFFE 5x9, EXPLICIT 6x7,
+SAME 6x8 (UPPER trims the last row and column, LOWER the first).
 """
 import os
 import sys
@@ -21,12 +25,12 @@ except ImportError:  # older cuda-python
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 SHAPE = (1, 2, 3, 4)  # N, C, H, W
 rng = np.random.default_rng(31193)
-# small integers keep the printed numbers readable (and every product exact)
+# small-integer kernels keep the weights readable; the inputs are standard-normal floats, so TF32 would show
 KERNEL = rng.integers(-2, 3, size=(2, 2, 3, 3)).astype(np.float32)  # [C, K, R, S] (CKRS order)
 BIAS = np.array([0.5, -1.0], dtype=np.float32)
 
 MODES = ["EXPLICIT_ROUND_DOWN", "EXPLICIT_ROUND_UP", "CAFFE_ROUND_DOWN", "CAFFE_ROUND_UP", "SAME_UPPER", "SAME_LOWER"]
-STRIDE, PADDING, KERNEL_SIZE = (2, 2), (1, 1), (3, 3)
+STRIDE, PRE, POST, KERNEL_SIZE = (2, 2), (1, 0), (0, 2), (3, 3)
 
 
 def build_network(builder, network, config, inputs):
@@ -35,7 +39,8 @@ def build_network(builder, network, config, inputs):
     for mode in MODES:
         layer = network.add_deconvolution_nd(x, 2, KERNEL_SIZE, trt.Weights(KERNEL), trt.Weights(BIAS))
         layer.stride_nd = STRIDE
-        layer.padding_nd = PADDING
+        layer.pre_padding = PRE
+        layer.post_padding = POST
         layer.padding_mode = getattr(trt.PaddingMode, mode)
         print(f"padding_mode = {str(layer.padding_mode):34s} output shape {layer.get_output(0).shape}")
         layer.get_output(0).name = f"{mode}/outputT0"
@@ -43,7 +48,7 @@ def build_network(builder, network, config, inputs):
 
 
 def make_inputs():
-    return {"inputT0": np.random.default_rng(1).integers(-4, 5, size=SHAPE).astype(np.float32)}
+    return {"inputT0": np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)}
 
 
 def reference(inputs):
@@ -56,9 +61,11 @@ def reference(inputs):
 
 
 def trimming_of_mode(mode):
-    """(pre, post) elements trimmed from the full output for this padding mode (dilation 1)."""
-    if not mode.startswith("SAME"):
-        return PADDING, PADDING
+    """(pre, post) elements trimmed from the untrimmed output for this padding mode (dilation 1)."""
+    if mode.startswith("EXPLICIT"):
+        return PRE, POST
+    if mode.startswith("CAFFE"):
+        return PRE, PRE  # symmetric: the pre-padding at both ends
     pre, post = [], []
     for f, s in zip(KERNEL_SIZE, STRIDE):
         total = max(f - s, 0)

@@ -18,7 +18,7 @@ except ImportError:  # older cuda-python
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 SHAPE = (1, 2, 3, 4)  # N, C, H, W
 rng = np.random.default_rng(31193)
-# small integers keep the printed numbers readable (and every product exact)
+# small-integer kernels keep the weights readable; the inputs are standard-normal floats, so TF32 would show
 KERNEL = rng.integers(-2, 3, size=(2, 2, 3, 3)).astype(np.float32)  # [C, K, R, S] (CKRS order)
 BIAS = np.array([0.5, -1.0], dtype=np.float32)
 
@@ -42,7 +42,7 @@ def build_network(builder, network, config, inputs):
 
 
 def make_inputs():
-    return {"inputT0": np.random.default_rng(1).integers(-4, 5, size=SHAPE).astype(np.float32)}
+    return {"inputT0": np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)}
 
 
 def reference(inputs):

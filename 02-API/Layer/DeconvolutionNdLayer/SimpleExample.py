@@ -3,7 +3,9 @@
 
 Input [1,1,3,3], one output map, kernel [1,1,3,3] (CKRS: input channels, output maps, height, width), bias [1],
 stride_nd (2,2): every input element adds input * kernel into a 3x3 window of the output, windows 2 apart,
-so the output is (3-1)*2+3 = 7 per axis: [1,1,7,7]. TF32 is cleared so FP32 results match numpy at 1e-5.
+so the output is (3-1)*2+3 = 7 per axis: [1,1,7,7]. The input is standard-normal floats: TF32 (on by default
+on Ampere and newer) would round them to 10 mantissa bits, errors ~1e-3; TF32 is cleared so FP32 results match
+numpy at 1e-5.
 """
 import os
 import sys
@@ -36,7 +38,7 @@ def build_network(builder, network, config, inputs):
 
 
 def make_inputs():
-    return {"inputT0": np.arange(1, 10, dtype=np.float32).reshape(SHAPE)}
+    return {"inputT0": np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)}
 
 
 def reference(inputs):
