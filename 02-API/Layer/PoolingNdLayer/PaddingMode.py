@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """PoolingNdLayer / PaddingMode: how the output size and the padding are derived (every trt.PaddingMode).
 
-Max pooling, window (3, 3), stride (2, 2), input [1, 1, 5, 6]. EXPLICIT_* and CAFFE_* use padding_nd = (1, 1) and
-round the number of windows down or up (CAFFE_* drops a last window that would start in the padding; here none does,
-so they agree with EXPLICIT_*). SAME_UPPER / SAME_LOWER ignore the explicit padding: output = ceil(size / stride), the
-needed padding split with the extra element at the end (UPPER) or at the start (LOWER).
+Max pooling, window (3, 4), stride (2, 2), input [1, 1, 4, 5]. EXPLICIT_* and CAFFE_* use padding_nd = (1, 1) and
+round the number of windows down or up. SAME_UPPER / SAME_LOWER ignore the explicit padding: output =
+ceil(size / stride), the needed padding split with the extra element at the end (UPPER) or at the start (LOWER).
+The shapes are chosen so that EXPLICIT_ROUND_DOWN, EXPLICIT_ROUND_UP, SAME_UPPER and SAME_LOWER all give different
+outputs. CAFFE_ROUND_DOWN and CAFFE_ROUND_UP give the same outputs as EXPLICIT_ROUND_DOWN and EXPLICIT_ROUND_UP, and
+no choice of shapes could separate them: CAFFE_* drops a last window that would start at or after the end of the
+input (in the padding), which with padding_nd needs padding >= window (ROUND_DOWN) or padding + stride > window
+(ROUND_UP), and those are exactly the combinations NvInfer.h's two restrictions on CAFFE_* reject.
 """
 import os
 import sys
@@ -18,8 +22,8 @@ except ImportError:  # older cuda-python
     from cuda import cudart
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
-SHAPE = (1, 1, 5, 6)
-WINDOW, STRIDE, PADDING = (3, 3), (2, 2), (1, 1)
+SHAPE = (1, 1, 4, 5)
+WINDOW, STRIDE, PADDING = (3, 4), (2, 2), (1, 1)
 MODES = ["EXPLICIT_ROUND_DOWN", "EXPLICIT_ROUND_UP", "CAFFE_ROUND_DOWN", "CAFFE_ROUND_UP", "SAME_UPPER", "SAME_LOWER"]
 
 
