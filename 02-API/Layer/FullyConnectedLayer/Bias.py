@@ -23,14 +23,16 @@ BIAS = np.array([100, 200, 300], dtype=np.float32)
 def build_network(builder, network, config, inputs):
     config.clear_flag(trt.BuilderFlag.TF32)  # FP32 tolerance: no TF32 in the matrix product
     x = network.add_input("inputT0", trt.float32, inputs["inputT0"].shape)
-    no_bias = network.add_fully_connected(x, NUM_OUTPUTS, make_kernel())  # bias=None: no bias
+    kernel = make_kernel()
+    no_bias = network.add_fully_connected(x, NUM_OUTPUTS, kernel)  # bias=None: no bias
     print("no_bias: created without bias (bias = 0)")
-    with_bias = network.add_fully_connected(x, NUM_OUTPUTS, make_kernel())
+    with_bias = network.add_fully_connected(x, NUM_OUTPUTS, kernel)
     with_bias.bias = BIAS  # set afterwards: K values
     print(f"with_bias.bias = {with_bias.bias}")
     for layer, name in ((no_bias, "noBias/outputT0"), (with_bias, "withBias/outputT0")):
         layer.get_output(0).name = name
         network.mark_output(layer.get_output(0))
+    return kernel  # the weights must stay alive until the build ends
 
 
 def make_inputs():

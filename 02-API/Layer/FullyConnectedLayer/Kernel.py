@@ -25,14 +25,16 @@ def build_network(builder, network, config, inputs):
     first = np.ones((NUM_OUTPUTS, 12), dtype=np.float32)
     layer = network.add_fully_connected(x, NUM_OUTPUTS, first)  # no bias
     print(f"kernel before:\n{layer.kernel.reshape(NUM_OUTPUTS, -1)}")
-    layer.kernel = second_kernel()
+    second = second_kernel()
+    layer.kernel = second
     print(f"kernel after:\n{layer.kernel.reshape(NUM_OUTPUTS, -1)}")
     layer.get_output(0).name = "outputT0"
     network.mark_output(layer.get_output(0))
+    return first, second  # the weights must stay alive until the build ends
 
 
 def make_inputs():
-    return {"inputT0": np.arange(12, dtype=np.float32).reshape(SHAPE)}
+    return {"inputT0": ((np.arange(12) + 1) / 7).astype(np.float32).reshape(SHAPE)}  # not exact in TF32
 
 
 def reference(inputs):

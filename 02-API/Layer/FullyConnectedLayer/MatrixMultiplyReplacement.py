@@ -41,6 +41,7 @@ def build_network(builder, network, config, inputs):
     print(f"matrix multiply: op0 = {matmul.op0}, op1 = {matmul.op1}, output {matmul.get_output(0).shape}")
     unflatten.get_output(0).name = "matrixMultiply/outputT0"
     network.mark_output(unflatten.get_output(0))
+    return kernel, bias  # the weights must stay alive until the build ends
 
 
 def make_inputs():

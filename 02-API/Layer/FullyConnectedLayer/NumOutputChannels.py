@@ -32,6 +32,7 @@ def build_network(builder, network, config, inputs):
     print(f"after:  num_output_channels = {layer.num_output_channels}, output shape {layer.get_output(0).shape}")
     layer.get_output(0).name = "outputT0"
     network.mark_output(layer.get_output(0))
+    return kernel1, bias1, kernel, bias  # the weights must stay alive until the build ends
 
 
 def make_inputs():

@@ -27,6 +27,7 @@ def build_network(builder, network, config, inputs):
     print(f"num_output_channels = {layer.num_output_channels}, kernel {layer.kernel.shape}, bias {layer.bias.shape}")
     layer.get_output(0).name = "outputT0"
     network.mark_output(layer.get_output(0))
+    return kernel, bias  # the weights must stay alive until the build ends
 
 
 def make_inputs():
