@@ -9,7 +9,7 @@ context.set_output_allocator(name, allocator), is asked during execute_async_v3 
     notify_shape(tensor_name, shape)  -> the output's actual shape, once known
 Before the run, engine/context report the output shape with -1 for the data-dependent dimension, and
 context.get_max_output_size(name) gives an upper bound in bytes. The result is checked against np.nonzero.
-TensorRT 8.6 needs an optimization profile for such an engine even with a static input (see build()).
+TensorRT 8.6.0 needed an optimization profile for such an engine even with a static input (see build()).
 """
 import os
 import sys
@@ -86,7 +86,7 @@ def build(logger):
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
     config = builder.create_builder_config()
     x = network.add_input(INPUT_NAME, trt.float32, SHAPE)
-    # TensorRT 8.6 quirk: an engine with a data-dependent output shape needs an optimization profile, even when the
+    # TensorRT 8.6.0 quirk: an engine with a data-dependent output shape needs an optimization profile, even when the
     # input shape is static; without one, create_execution_context() logs "Unexpected exception
     # vector<bool>::_M_range_check" and returns None. A profile with min = opt = max = the static shape is enough.
     profile = builder.create_optimization_profile()

@@ -57,61 +57,76 @@ def check_cuda(result):
 
 
 class TrackingGpuAllocator(trt.IGpuAllocator):
-    """cudaMalloc / cudaFree, recording every request. TensorRT may call it from several threads."""
+    """cudaMalloc / cudaFree, recording every request. TensorRT may call it from several threads.
+
+    The methods are called by TensorRT and must not raise: they check every CUDA call and answer 0 (nullptr) or
+    False when one fails, which TensorRT handles as a failed allocation."""
 
     def __init__(self):
         trt.IGpuAllocator.__init__(self)  # the base class must be initialised explicitly
         self.lock = threading.Lock()
-        self.live = {}  # pointer -> size
+        self.live = {}  # returned pointer -> (pointer cudaMalloc gave, size)
         self.log = []  # ("allocate" / "deallocate" / "reallocate", size, alignment, flags)
         self.peak = 0
+
+    def _malloc(self, size, alignment):
+        """(aligned pointer, cudaMalloc's pointer), or (0, 0). cudaMalloc documents 256-byte alignment; TensorRT
+        may ask for more (512 in every request, seen with TensorRT 8.6.0 on an H100), so for a larger alignment
+        allocate that many bytes more and round the address up."""
+        extra = alignment if alignment > 256 else 0
+        error, base = cudart.cudaMalloc(size + extra)
+        if error != cudart.cudaError_t.cudaSuccess:
+            return 0, 0
+        base = int(base)
+        return ((base + extra - 1) // extra * extra if extra else base), base
 
     def allocate(self, size, alignment, flags):
         if size == 0:
             return 0  # the contract: nullptr for a 0-byte request
-        error, pointer = cudart.cudaMalloc(size)
-        if error != cudart.cudaError_t.cudaSuccess:
-            return 0  # nullptr: TensorRT reports an allocation failure
-        # cudaMalloc aligns to at least 256 bytes; TensorRT never asks for more than cudaMalloc guarantees
-        assert alignment == 0 or int(pointer) % alignment == 0
-        with self.lock:
-            self.live[int(pointer)] = size
-            self.log.append(("allocate", size, alignment, flags))
-            self.peak = max(self.peak, sum(self.live.values()))
-        return int(pointer)
+        pointer, base = self._malloc(size, alignment)
+        if pointer:
+            with self.lock:
+                self.live[pointer] = (base, size)
+                self.log.append(("allocate", size, alignment, flags))
+                self.peak = max(self.peak, sum(size for _, size in self.live.values()))
+        return pointer  # 0 (nullptr): TensorRT reports an allocation failure
 
     def deallocate(self, memory):
         if memory == 0:
             return True  # TensorRT may hand back a nullptr it got from allocate()
         with self.lock:
-            size = self.live.pop(int(memory), None)
+            base, size = self.live.pop(int(memory), (int(memory), None))
             self.log.append(("deallocate", size, 0, 0))
-        return cudart.cudaFree(memory)[0] == cudart.cudaError_t.cudaSuccess
+        return cudart.cudaFree(base)[0] == cudart.cudaError_t.cudaSuccess
 
     def free(self, memory):  # deprecated since TensorRT 8.0, kept for callers of the old name
         self.deallocate(memory)
 
     def reallocate(self, address, alignment, new_size):
-        """Grow (or shrink) an allocation: copy the old content to a new block, free the old one."""
+        """Grow (or shrink) an allocation: copy the old content to a new block, free the old one. 0 (nullptr) means
+        "not done": the old allocation then stays valid, so every failure path leaves it untouched."""
         with self.lock:
-            old_size = self.live.get(int(address))
+            old_base, old_size = self.live.get(int(address), (0, None))
         if old_size is None:
-            return 0  # not ours: nullptr means "not done", the old allocation stays valid
+            return 0  # not ours
         if new_size <= old_size:
             with self.lock:
                 self.log.append(("reallocate", new_size, alignment, 0))
             return int(address)  # resize in place
-        error, pointer = cudart.cudaMalloc(new_size)
-        if error != cudart.cudaError_t.cudaSuccess:
+        pointer, base = self._malloc(new_size, alignment)
+        if not pointer:
             return 0
-        cudart.cudaMemcpy(pointer, address, old_size, cudart.cudaMemcpyKind.cudaMemcpyDeviceToDevice)
-        cudart.cudaFree(address)
+        copied = cudart.cudaMemcpy(pointer, address, old_size, cudart.cudaMemcpyKind.cudaMemcpyDeviceToDevice)[0]
+        if copied != cudart.cudaError_t.cudaSuccess or cudart.cudaFree(old_base)[0] != cudart.cudaError_t.cudaSuccess:
+            if cudart.cudaFree(base)[0] != cudart.cudaError_t.cudaSuccess:  # give the new block back
+                print(f"reallocate: could not free the new block at {pointer} either")
+            return 0
         with self.lock:
             self.live.pop(int(address))
-            self.live[int(pointer)] = new_size
+            self.live[pointer] = (base, new_size)
             self.log.append(("reallocate", new_size, alignment, 0))
-            self.peak = max(self.peak, sum(self.live.values()))
-        return int(pointer)
+            self.peak = max(self.peak, sum(size for _, size in self.live.values()))
+        return pointer
 
     def summary(self, title, since=0):
         entries = self.log[since:]
@@ -120,7 +135,8 @@ class TrackingGpuAllocator(trt.IGpuAllocator):
         print(f"{title}: {len(allocations)} allocate, {sum(e[0] == 'deallocate' for e in entries)} deallocate, "
               f"{sum(e[0] == 'reallocate' for e in entries)} reallocate calls; "
               f"{sum(e[1] for e in allocations)} bytes requested; "
-              f"now live: {len(self.live)} blocks, {sum(self.live.values())} bytes; peak so far {self.peak} bytes")
+              f"now live: {len(self.live)} blocks, {sum(size for _, size in self.live.values())} bytes; "
+              f"peak so far {self.peak} bytes")
         for kind, size, alignment, flags in entries[:8]:
             print(f"  {kind:10s} size={size} alignment={alignment} flags={flags}"
                   + (" (RESIZABLE)" if flags & resizable else ""))
