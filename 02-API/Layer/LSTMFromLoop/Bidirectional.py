@@ -35,6 +35,7 @@ def build_network(builder, network, config, inputs):
     for direction, suffix, reverse in (("forward", "l0", False), ("backward", "l0_reverse", True)):
         x_t = loop.add_iterator(x, 1, reverse).get_output(0)  # [N, E]
         zeros = np.zeros((N, H), dtype=np.float32)  # initial h and c (torch's default)
+        keep.append(zeros)
         h = loop.add_recurrence(network.add_constant((N, H), zeros).get_output(0))
         c = loop.add_recurrence(network.add_constant((N, H), zeros).get_output(0))
         h_next, c_next = add_lstm_cell(network, x_t, h.get_output(0), c.get_output(0), weights, suffix, keep)

@@ -37,6 +37,7 @@ def build_network(builder, network, config, inputs):
     loop.add_trip_limit(length, trt.TripLimit.COUNT)
     x_t = loop.add_iterator(x, 1, False).get_output(0)  # [N, E]
     zeros = np.zeros((N, H), dtype=np.float32)  # initial h and c (torch's default)
+    keep.append(zeros)
     h = loop.add_recurrence(network.add_constant((N, H), zeros).get_output(0))
     c = loop.add_recurrence(network.add_constant((N, H), zeros).get_output(0))
     h_next, c_next = add_lstm_cell(network, x_t, h.get_output(0), c.get_output(0), weights, "l0", keep)
