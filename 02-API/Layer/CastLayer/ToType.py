@@ -63,11 +63,11 @@ def build_network(builder, network, config, inputs):
     output.dtype = trt.float32
 
 
-def build_round_trip(network, to_type):
+def build_round_trip(network, to_type, name):
     """float32 -> Cast(to_type), marked as an output and also cast back to float32 (so used inside the network)."""
     x = network.add_input("inputF32", trt.float32, SHAPE)
     middle = network.add_cast(x, to_type).get_output(0)
-    middle.name = "middle"
+    middle.name = name
     network.mark_output(middle)
     middle.dtype = to_type
     back = network.add_cast(middle, trt.float32).get_output(0)
@@ -82,13 +82,14 @@ def run_example(inputs):
     logger = CollectingLogger()
     builder = trt.Builder(logger)
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    build_round_trip(network, trt.uint8)
+    build_round_trip(network, trt.uint8, "float32_to_uint8")
     refused = builder.build_serialized_network(network, builder.create_builder_config()) is None
     logged = any(UINT8_ERROR in m for m in logger.errors)
     print(f"build refused: {refused}; the error {UINT8_ERROR!r} was logged: {logged}")
     outputs["uint8_round_trip_refused"] = np.array(refused and logged)
     print("--- control: the same network with float16 in place of uint8")
-    engine = build_engine(lambda builder, network, config, inputs: build_round_trip(network, trt.float16), inputs)
+    engine = build_engine(lambda builder, network, config, inputs:
+                          build_round_trip(network, trt.float16, "float32_to_float16"), inputs)
     outputs["float16_round_trip"] = run_engine(engine, inputs)["back"]
     return outputs
 
