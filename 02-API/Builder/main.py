@@ -2,14 +2,14 @@
 """02-API/Builder: the members of trt.Builder in TensorRT 8.6.
 
 - network creation flags: EXPLICIT_BATCH (use it), EXPLICIT_PRECISION (deprecated, no effect), 0 = implicit batch
-  (deprecated)
+  (deprecated); checked: has_implicit_batch_dimension of the networks they create
 - platform queries: platform_has_fast_fp16 / platform_has_fast_int8 / platform_has_tf32, num_DLA_cores,
   max_DLA_batch_size, max_threads, logger, max_batch_size (deprecated), error_recorder, gpu_allocator,
-  get_plugin_registry()
-- is_network_supported(network, config), reset()
-- create_network / create_optimization_profile / create_builder_config / build_serialized_network; the deprecated
-  build_engine is only mentioned (it returns an ICudaEngine directly and is removed in TensorRT 10).
-A small network, y = x @ W + b with a dynamic batch, is built and checked against numpy.
+  get_plugin_registry(); reset()
+- create_network / create_optimization_profile / create_builder_config and is_network_supported in
+  build_network(); build_serialized_network in the run block's build_engine() (the deprecated build_engine of the
+  Builder returned an ICudaEngine directly and is removed in TensorRT 10).
+The network, y = x @ W + b with a dynamic batch (profile 1..8), is built and checked against numpy.
 """
 import os
 import sys
@@ -22,8 +22,6 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-INPUT_NAME = "inputT0"
-OUTPUT_NAME = "outputT0"
 K, N = 16, 8
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # FP32 with TF32 cleared
 
@@ -33,53 +31,39 @@ def make_weights():
     return rng.standard_normal((K, N)).astype(np.float32), rng.standard_normal((1, N)).astype(np.float32)
 
 
-def make_inputs():
-    rng = np.random.default_rng(31193)
-    return {INPUT_NAME: rng.standard_normal((4, K)).astype(np.float32)}
-
-
-def reference(inputs):
+def build_network(builder, network, config, inputs):
+    config.clear_flag(trt.BuilderFlag.TF32)  # exact FP32 matrix multiply
+    x = network.add_input("inputT0", trt.float32, (-1, K))
+    profile = builder.create_optimization_profile()
+    profile.set_shape("inputT0", (1, K), (4, K), (8, K))
+    config.add_optimization_profile(profile)
     w, b = make_weights()
-    x = inputs[INPUT_NAME].astype(np.float64)
-    return {
-        OUTPUT_NAME: (x @ w + b).astype(np.float32),
-        # network creation flags: known in advance
-        "implicit_batch_network_has_implicit_batch": np.array(True),
-        "explicit_batch_network_has_implicit_batch": np.array(False),
-    }
-
-
-def check_cuda(result):
-    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
-    error, *values = result
-    if error != cudart.cudaError_t.cudaSuccess:
-        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else values
+    weight = network.add_constant((K, N), trt.Weights(w))
+    bias = network.add_constant((1, N), trt.Weights(b))
+    matmul = network.add_matrix_multiply(x, trt.MatrixOperation.NONE, weight.get_output(0), trt.MatrixOperation.NONE)
+    add = network.add_elementwise(matmul.get_output(0), bias.get_output(0), trt.ElementWiseOperation.SUM)
+    add.get_output(0).name = "outputT0"
+    network.mark_output(add.get_output(0))
+    print(f"\nbuilder.is_network_supported(network, config) = {builder.is_network_supported(network, config)} "
+          "(the header says this check is only supported in NVIDIA Drive products)")
+    return w, b  # TensorRT reads the weights during the build: keep the arrays alive until then
 
 
 def show_creation_flags(builder):
     print("=== Network creation flags (trt.NetworkDefinitionCreationFlag)")
     for name in ("EXPLICIT_BATCH", "EXPLICIT_PRECISION"):
-        flag = getattr(trt.NetworkDefinitionCreationFlag, name)
-        print(f"{name:18s} value {int(flag)} -> create_network(1 << {int(flag)})")
-    # 0: implicit batch (deprecated since 8.4: the batch dimension is not part of the tensor shapes)
-    implicit = builder.create_network(0)
-    explicit = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+        print(f"{name:18s} value {int(getattr(trt.NetworkDefinitionCreationFlag, name))}")
+    explicit_batch = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    implicit = builder.create_network(0)  # implicit batch: deprecated since 8.4, removed in 10
+    explicit = builder.create_network(explicit_batch)
     # EXPLICIT_PRECISION has had no effect since TensorRT 8.0 (Q/DQ layers make a network explicitly precise)
-    both = builder.create_network((1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-                                  | (1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_PRECISION)))
-    print(f"create_network(0)                        : has_implicit_batch_dimension = "
-          f"{implicit.has_implicit_batch_dimension}")
-    print(f"create_network(EXPLICIT_BATCH)           : has_implicit_batch_dimension = "
-          f"{explicit.has_implicit_batch_dimension}, has_explicit_precision = {explicit.has_explicit_precision}")
+    both = builder.create_network(explicit_batch | 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_PRECISION))
+    print(f"create_network(0): has_implicit_batch_dimension = {implicit.has_implicit_batch_dimension}")
+    print(f"create_network(EXPLICIT_BATCH): has_implicit_batch_dimension = {explicit.has_implicit_batch_dimension}")
     print(f"create_network(EXPLICIT_BATCH | EXPLICIT_PRECISION): has_explicit_precision = "
           f"{both.has_explicit_precision} (the flag is deprecated and does nothing in 8.6)")
-    return {
-        "implicit_batch_network_has_implicit_batch": np.array(bool(implicit.has_implicit_batch_dimension)),
-        "explicit_batch_network_has_implicit_batch": np.array(bool(explicit.has_implicit_batch_dimension)),
-    }
+    return {"implicit_batch_network_has_implicit_batch": np.array(bool(implicit.has_implicit_batch_dimension)),
+            "explicit_batch_network_has_implicit_batch": np.array(bool(explicit.has_implicit_batch_dimension))}
 
 
 def show_queries(builder):
@@ -97,106 +81,213 @@ def show_queries(builder):
     registry = builder.get_plugin_registry()
     print(f"builder.get_plugin_registry()  = {registry} with {len(registry.plugin_creator_list)} plugin creators "
           "(before trt.init_libnvinfer_plugins they are few or none)")
-
-
-def show_reset(builder):
-    print("\n=== builder.reset()")
     builder.max_threads = 4
-    print(f"after builder.max_threads = 4: max_threads = {builder.max_threads}")
+    print(f"\nafter builder.max_threads = 4: max_threads = {builder.max_threads}")
     builder.reset()  # "resets the builder state to default values"
     print(f"after builder.reset():         max_threads = {builder.max_threads}")
 
 
-def build_network(builder):
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    profile = builder.create_optimization_profile()
-    config = builder.create_builder_config()
-    config.clear_flag(trt.BuilderFlag.TF32)  # exact FP32 matrix multiply
+def run_example(inputs):
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    facts = show_creation_flags(builder)
+    show_queries(builder)
+    engine = build_engine(build_network, inputs, logger)  # one logger per process: the same one again
+    return {**run_engine(engine, inputs), **facts}
+
+
+def make_inputs():
+    rng = np.random.default_rng(31193)
+    return {"inputT0": rng.standard_normal((4, K)).astype(np.float32)}
+
+
+def reference(inputs):
     w, b = make_weights()
-    x = network.add_input(INPUT_NAME, trt.float32, (-1, K))
-    profile.set_shape(INPUT_NAME, (1, K), (4, K), (8, K))
-    config.add_optimization_profile(profile)
-    weight = network.add_constant((K, N), trt.Weights(np.ascontiguousarray(w)))
-    bias = network.add_constant((1, N), trt.Weights(np.ascontiguousarray(b)))
-    matmul = network.add_matrix_multiply(x, trt.MatrixOperation.NONE, weight.get_output(0), trt.MatrixOperation.NONE)
-    add = network.add_elementwise(matmul.get_output(0), bias.get_output(0), trt.ElementWiseOperation.SUM)
-    add.get_output(0).name = OUTPUT_NAME
-    network.mark_output(add.get_output(0))
+    return {
+        "outputT0": (inputs["inputT0"].astype(np.float64) @ w + b).astype(np.float32),
+        "implicit_batch_network_has_implicit_batch": np.array(True),  # create_network(0): implicit batch
+        "explicit_batch_network_has_implicit_batch": np.array(False),
+    }
 
-    supported = builder.is_network_supported(network, config)
-    print(f"\nbuilder.is_network_supported(network, config) = {supported} "
-          "(the header says this check is only supported in NVIDIA Drive products)")
-    # builder.build_engine(network, config) is deprecated (TensorRT 8.0) and removed in TensorRT 10:
-    # use build_serialized_network, then Runtime.deserialize_cuda_engine.
+
+# ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
+# What sits above this line is the lesson. What follows builds, runs and checks, the same way in every script:
+# `python3 tests/sync_blocks.py --write` rewrites every copy from tests/run_block.py, and a CPU test fails when
+# a copy drifts. A script defines make_inputs(), reference(inputs), TOLERANCE and either
+# build_network(builder, network, config, inputs) or, when its topic needs several builds or an expected
+# failure, run_example(inputs) -> {output name: numpy array}. KNOWN_DEVIATIONS (optional) names outputs where
+# TensorRT 8.6.0 is known to differ from its documentation: their check passes while the difference persists.
+
+
+def check_cuda(result):
+    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
+    error, *values = result
+    if error != cudart.cudaError_t.cudaSuccess:
+        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def needs_profile(network):
+    """TensorRT needs an optimization profile for dynamic input shapes and shape-tensor inputs; 8.6.0 also
+    refuses to create an execution context for an output whose shape depends on data without one."""
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    return any(t.is_shape_tensor or -1 in tuple(t.shape) for t in inputs) or any(-1 in tuple(t.shape) for t in outputs)
+
+
+def build_engine(build_network, inputs, logger=None):
+    """Builder, network and config; build_network() adds the layers; build, then deserialize the plan.
+
+    Without a profile from build_network() where one is needed, one is added that covers exactly `inputs`.
+    """
+    logger = logger or trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    config = builder.create_builder_config()
+    keep_alive = build_network(builder, network, config, inputs)  # numpy weights must live until the build ends
+    if config.num_optimization_profiles == 0 and needs_profile(network):
+        profile = builder.create_optimization_profile()
+        for tensor in (network.get_input(i) for i in range(network.num_inputs)):
+            value = np.asarray(inputs[tensor.name])
+            if tensor.is_shape_tensor:  # the range of its values, not of its shape
+                profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
+            if -1 in tuple(tensor.shape) or not tensor.is_shape_tensor:  # static shapes too: a profile names all
+                profile.set_shape(tensor.name, *[value.shape] * 3)
+        config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
+    del keep_alive
     if serialized is None:
-        raise RuntimeError("build_serialized_network failed")
-    print(f"builder.build_serialized_network(network, config) -> IHostMemory of {serialized.nbytes} bytes")
-    return serialized
+        raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserialize_cuda_engine failed (see the TensorRT log above)")
+    return engine
 
 
-def run_engine(engine, inputs):
-    """Run an engine once: inputs {name: array} -> outputs {name: array}."""
+class OutputAllocator(trt.IOutputAllocator):
+    """Device memory for an output whose shape is known only during enqueue (NonZero, NMS, ...)."""
+
+    def __init__(self):
+        trt.IOutputAllocator.__init__(self)
+        self.address, self.size, self.shape = 0, 0, None
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        if size > self.size:
+            if self.address:
+                check_cuda(cudart.cudaFree(self.address))
+            self.address, self.size = check_cuda(cudart.cudaMalloc(size)), size
+        return self.address
+
+    def notify_shape(self, tensor_name, shape):
+        self.shape = tuple(shape)
+
+
+def run_engine(engine, inputs, profile_index=0):
+    """Bind every I/O tensor by name, run once with execute_async_v3, return {output name: numpy array}."""
     context = engine.create_execution_context()
-    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            context.set_input_shape(name, inputs[name].shape)
-    host, device = {}, {}
-    for name in names:
-        dtype = trt.nptype(engine.get_tensor_dtype(name))
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            host[name] = np.ascontiguousarray(inputs[name], dtype=dtype)
-        else:
-            host[name] = np.empty(tuple(context.get_tensor_shape(name)), dtype=dtype)
-        device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
-        context.set_tensor_address(name, device[name])
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
     stream = check_cuda(cudart.cudaStreamCreate())
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+    if profile_index:
+        context.set_optimization_profile_async(profile_index, int(stream))
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device, allocators = {}, {}, {}
+
+    def bind(name, shape):  # host array + its address for TensorRT: on the GPU, or in host memory (shape tensors)
+        if name not in host:
+            host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic dimensions need a run-time shape
+            context.set_input_shape(name, host[name].shape)
+        bind(name, host[name].shape)
+    for name in output_names:  # shapes are known once every input shape and shape-tensor value is set
+        shape = tuple(context.get_tensor_shape(name))
+        if -1 in shape:  # data-dependent: TensorRT asks the allocator for memory during enqueue
+            allocators[name] = OutputAllocator()
+            if not context.set_output_allocator(name, allocators[name]):
+                raise RuntimeError(f"set_output_allocator({name}) failed")
+        else:
+            bind(name, shape)
+    for name in input_names:
+        if name in device:
             check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
                                               cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
     if not context.execute_async_v3(int(stream)):
-        raise RuntimeError("execute_async_v3 failed")
-    outputs = {}
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.OUTPUT:
+        raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for name, allocator in allocators.items():  # the shape is known now
+        host[name] = np.empty(allocator.shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        device[name] = allocator.address
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
             check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
                                               cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
-            outputs[name] = host[name]
     check_cuda(cudart.cudaStreamSynchronize(stream))
-    for name in names:
-        check_cuda(cudart.cudaFree(device[name]))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
     check_cuda(cudart.cudaStreamDestroy(stream))
-    return outputs
+    return {name: host[name] for name in output_names}
+
+
+def check_outputs(outputs, expected):
+    """Compare each output with the reference: shape, dtype, then values (floats within the output's tolerance,
+    TOLERANCE[name] or TOLERANCE; integers and booleans exactly). Prints one `check result` line per output."""
+    passed = True
+    for name, want in expected.items():
+        got = outputs.get(name)
+        tolerance = TOLERANCE.get(name, {"rtol": TOLERANCE["rtol"], "atol": TOLERANCE["atol"]})
+        if got is None or got.shape != want.shape or got.dtype != want.dtype:
+            found = "missing" if got is None else f"{got.shape} {got.dtype}"
+            print(f"check result: False, {name}: got {found}, expected {want.shape} {want.dtype}")
+            passed = False
+            continue
+        if want.dtype.kind in "fc":
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            same = bool(np.allclose(got, want, equal_nan=True, **tolerance))
+            detail = f"max abs error = {error:.3e} (rtol={tolerance['rtol']}, atol={tolerance['atol']})"
+        else:
+            same = bool(np.array_equal(got, want))
+            detail = f"{int(np.sum(got != want))} of {want.size} elements differ (exact comparison)"
+        deviation = globals().get("KNOWN_DEVIATIONS", {}).get(name)
+        if deviation:  # the documented result is the reference; TensorRT 8.6.0 is known to give another
+            print(f"check result: {not same}, {name}: known deviation of TensorRT 8.6.0 still present: {not same},"
+                  f" {detail}\n  {deviation}")
+            if same:
+                print(f"  TensorRT now follows its documentation here: remove {name} from KNOWN_DEVIATIONS")
+            passed = passed and not same
+        else:
+            print(f"check result: {same}, {name}: {detail}")
+            passed = passed and same
+    return passed
 
 
 def main():
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    flags = show_creation_flags(builder)
-    show_queries(builder)
-    show_reset(builder)
-    serialized = build_network(builder)
-
-    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
-    if engine is None:
-        raise RuntimeError("deserializing the engine failed")
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
     inputs = make_inputs()
-    outputs = run_engine(engine, inputs)
+    for name, value in inputs.items():
+        print(f"input {name} {value.shape} {value.dtype}:\n{value}")
+    if "run_example" in globals():
+        outputs = run_example(inputs)
+    else:
+        outputs = run_engine(build_engine(build_network, inputs), inputs)
     expected = reference(inputs)
-
-    passed = True
-    err = float(np.max(np.abs(outputs[OUTPUT_NAME] - expected[OUTPUT_NAME])))
-    ok = bool(np.allclose(outputs[OUTPUT_NAME], expected[OUTPUT_NAME], **TOLERANCE))
-    print(f"check result: {ok}, max abs error = {err:.3e}")
-    passed &= ok
-    for key, value in flags.items():
-        ok = bool(value == expected[key])
-        print(f"check result: {ok}, {key} = {bool(value)}")
-        passed &= ok
-    outputs.update(flags)
-    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **outputs)
+    for name in expected:
+        if name in outputs:
+            print(f"output {name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
+    passed = check_outputs(outputs, expected)
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(f"{stem}.output.npz", **{name: outputs[name] for name in expected if name in outputs})
     return passed
 
 

@@ -2,15 +2,19 @@
 """02-API/BuilderConfig/PrecisionConstraints.py: layer.precision / layer.set_output_type with
 BuilderFlag.OBEY_PRECISION_CONSTRAINTS and BuilderFlag.PREFER_PRECISION_CONSTRAINTS.
 
-Network: y = ReLU(x @ W1 + b1) @ W2, FP16 allowed, TF32 cleared.
-1. no constraint: TensorRT picks, per layer, whichever of FP32 / FP16 is faster (FP16 is allowed, not forced)
-2. every computing layer constrained to FP16 + OBEY: FP16-sized error
-3. every computing layer constrained to FP32 + OBEY: FP32-sized error (this output is saved and checked)
-4. the FP32 constraints + PREFER: same here (PREFER only differs when a constraint cannot be met)
+Network: y = ReLU(x @ W1 + b1) @ W2 (256x512 @ 512x512 @ 512x16), FP16 allowed, TF32 cleared, built with
+ProfilingVerbosity.DETAILED so that the engine inspector reports the formats of each engine layer:
+1. no constraint: TensorRT picks, per layer, whichever of FP32 / FP16 is faster (printed, not checked)
+2. every computing layer constrained to FP16 + OBEY: checked, both matrix multiplies read FP16 inputs
+3. every computing layer constrained to FP32 + OBEY: checked, no layer reads FP16, and the output to 1e-5
+4. the FP32 constraints + PREFER: the output to 1e-5 (PREFER only differs when a constraint cannot be met)
 5. a constraint that cannot be met (INT8 allowed, every tensor has a dynamic range except the ReLU output, and
-   the ReLU is constrained to INT8): OBEY vs PREFER, with the messages
-Without either flag (TensorRT 8.6), layer.precision is only a hint that the builder may ignore.
+   the ReLU is constrained to INT8): OBEY vs PREFER, with TensorRT's messages. NvInfer.h says OBEY makes such a
+   build fail; TensorRT 8.6.0 built it with the ReLU in FP32 (a known deviation, checked as such)
+Without either flag, layer.precision is only a hint that the builder may ignore.
 """
+import functools
+import json
 import os
 import sys
 
@@ -22,10 +26,24 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-INPUT_NAME = "inputT0"
-OUTPUT_NAME = "outputT0"
 M, K, HIDDEN, N = 256, 512, 512, 16  # large enough that FP16 kernels are faster than FP32 ones
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # the saved output comes from the engine constrained to FP32
+# FP32-constrained engines: FP32 tolerance; the FP16-constrained one: FP16's (its max error was 4.1e-3 on an H100)
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5, "fp16_obey/outputT0": {"rtol": 1e-2, "atol": 1e-2}}
+FP16_FORMATS = ("FP16", "Half")
+KNOWN_DEVIATIONS = {"int8_relu_obey/refused": "with OBEY_PRECISION_CONSTRAINTS, a ReLU constrained to INT8 whose "
+                    "output has no dynamic range fell back to FP32 ('Missing scale and zero-point for tensor ...') "
+                    "and the build succeeded with TensorRT 8.6.0"}
+
+
+class CollectingLogger(trt.ILogger):
+    """Prints TensorRT's warnings and errors (see 02-API/Logger)."""
+
+    def __init__(self):
+        trt.ILogger.__init__(self)
+
+    def log(self, severity, msg):
+        if int(severity) <= int(trt.ILogger.Severity.WARNING):
+            print(f"  [{severity.name}] {msg[:250]}")
 
 
 def make_weights():
@@ -37,47 +55,14 @@ def make_weights():
     }
 
 
-def make_inputs():
-    rng = np.random.default_rng(31193)
-    return {INPUT_NAME: rng.standard_normal((M, K)).astype(np.float32)}
-
-
-def reference(inputs):
-    p = {k: v.astype(np.float64) for k, v in make_weights().items()}
-    h = np.maximum(inputs[INPUT_NAME].astype(np.float64) @ p["w1"] + p["b1"], 0)
-    return {OUTPUT_NAME: (h @ p["w2"]).astype(np.float32)}
-
-
-class CollectingLogger(trt.ILogger):
-    """Keeps messages at or above min_severity (see 02-API/Logger)."""
-
-    def __init__(self, min_severity=None):
-        trt.ILogger.__init__(self)
-        self.min_severity = trt.ILogger.Severity.WARNING if min_severity is None else min_severity
-        self.messages = []
-
-    def log(self, severity, msg):
-        if int(severity) <= int(self.min_severity):
-            self.messages.append((severity, msg))
-
-    def take(self):
-        messages, self.messages = self.messages, []
-        return messages
-
-
-def check_cuda(result):
-    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
-    error, *values = result
-    if error != cudart.cudaError_t.cudaSuccess:
-        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else values
-
-
-def build_network(builder, weights):
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    x = network.add_input(INPUT_NAME, trt.float32, (M, K))
+def build_network(builder, network, config, inputs, flags=(), precision=None):
+    """precision: None (no constraint), a trt.DataType for every computing layer, or "int8 relu" (case 5)."""
+    config.clear_flag(trt.BuilderFlag.TF32)
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    for flag in flags:
+        config.set_flag(flag)
+    weights = make_weights()
+    x = network.add_input("inputT0", trt.float32, (M, K))
     w1 = network.add_constant((K, HIDDEN), trt.Weights(weights["w1"]))
     b1 = network.add_constant((1, HIDDEN), trt.Weights(weights["b1"]))
     w2 = network.add_constant((HIDDEN, N), trt.Weights(weights["w2"]))
@@ -90,135 +75,308 @@ def build_network(builder, weights):
     mm2 = network.add_matrix_multiply(relu.get_output(0), trt.MatrixOperation.NONE, w2.get_output(0),
                                       trt.MatrixOperation.NONE)
     mm2.name = "MatMul2"
-    mm2.get_output(0).name = OUTPUT_NAME
+    mm2.get_output(0).name = "outputT0"
     network.mark_output(mm2.get_output(0))
-    return network, [mm1, add, relu, mm2]
+    if isinstance(precision, trt.DataType):
+        for layer in (mm1, add, relu, mm2):
+            layer.precision = precision  # the precision the layer computes in
+            layer.set_output_type(0, precision)  # the type of its output tensor
+    elif precision == "int8 relu":
+        for i in range(network.num_layers):  # INT8 scales for every tensor but the ReLU's output
+            for tensor in (network.get_layer(i).get_output(0), *[network.get_layer(i).get_input(j)
+                                                                 for j in range(network.get_layer(i).num_inputs)]):
+                if tensor is not None and tensor.name != relu.get_output(0).name:
+                    tensor.set_dynamic_range(-8.0, 8.0)
+        relu.precision = trt.int8
+    print(f"  {mm1.name}.precision = {mm1.precision}, precision_is_set = {mm1.precision_is_set}, "
+          f"output_type_is_set(0) = {mm1.output_type_is_set(0)}, get_output_type(0) = {mm1.get_output_type(0)}")
+    return weights  # TensorRT reads the weights during the build
 
 
-def set_constraints(layers, precision):
-    """precision None: remove every constraint; else set layer.precision and the output type of each layer."""
-    for layer in layers:
-        if precision is None:
-            layer.reset_precision()
-            layer.reset_output_type(0)
-        else:
-            layer.precision = precision
-            layer.set_output_type(0, precision)
+def build_and_inspect(label, inputs, logger, **kwargs):
+    print(f"=== {label}")
+    engine = build_engine(functools.partial(build_network, **kwargs), inputs, logger)
+    layers = engine_layers(engine)
+    print_layers(layers)
+    matmuls = computing(layers, "MatMul1") + computing(layers, "MatMul2")
+    return engine, layers, matmuls
 
 
-def build(builder, network, flags, runtime, logger, label):
-    config = builder.create_builder_config()
-    config.clear_flag(trt.BuilderFlag.TF32)
-    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
-    for flag in flags:
-        config.set_flag(flag)
-    logger.take()
-    serialized = builder.build_serialized_network(network, config)
-    messages = logger.take()
-    print(f"=== {label}: {'build FAILED' if serialized is None else f'plan of {serialized.nbytes} bytes'}")
-    for severity, text in messages:
-        print(f"  [{severity.name}] {text[:250]}")
-    if serialized is None:
-        return None
-    engine = runtime.deserialize_cuda_engine(serialized)
-    if engine is None:
-        raise RuntimeError("deserialize_cuda_engine failed")
-    inspector = engine.create_engine_inspector()
-    for i in range(engine.num_layers):
-        print(f"  layer {i}: {inspector.get_layer_information(i, trt.LayerInformationFormat.ONELINE).strip()[:200]}")
-    return engine
-
-
-def run_engine(engine, inputs):
-    """Run an engine once: inputs {name: array} -> outputs {name: array}."""
-    context = engine.create_execution_context()
-    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            context.set_input_shape(name, inputs[name].shape)
-    host, device = {}, {}
-    for name in names:
-        dtype = trt.nptype(engine.get_tensor_dtype(name))
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            host[name] = np.ascontiguousarray(inputs[name], dtype=dtype)
-        else:
-            host[name] = np.empty(tuple(context.get_tensor_shape(name)), dtype=dtype)
-        device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
-        context.set_tensor_address(name, device[name])
-    stream = check_cuda(cudart.cudaStreamCreate())
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
-                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
-    if not context.execute_async_v3(int(stream)):
-        raise RuntimeError("execute_async_v3 failed")
+def run_example(inputs):
+    logger = CollectingLogger()
+    fp16, obey, prefer = (trt.BuilderFlag.FP16, trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS,
+                          trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
     outputs = {}
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.OUTPUT:
-            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
-                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
-            outputs[name] = host[name]
-    check_cuda(cudart.cudaStreamSynchronize(stream))
-    for name in names:
-        check_cuda(cudart.cudaFree(device[name]))
-    check_cuda(cudart.cudaStreamDestroy(stream))
+    build_and_inspect("1. FP16 allowed, no constraint", inputs, logger, flags=[fp16])
+
+    engine, layers, matmuls = build_and_inspect("2. FP16 allowed, all layers FP16, OBEY", inputs, logger,
+                                                flags=[fp16, obey], precision=trt.float16)
+    outputs["fp16_obey/outputT0"] = run_engine(engine, inputs)["outputT0"]
+    outputs["fp16_obey/matmuls_in_fp16"] = np.array(
+        len(matmuls) > 0 and all(input_format_names(layer, FP16_FORMATS) for layer in matmuls))
+
+    engine, layers, matmuls = build_and_inspect("3. FP16 allowed, all layers FP32, OBEY", inputs, logger,
+                                                flags=[fp16, obey], precision=trt.float32)
+    outputs["fp32_obey/outputT0"] = run_engine(engine, inputs)["outputT0"]
+    outputs["fp32_obey/no_layer_in_fp16"] = np.array(
+        len(matmuls) > 0 and not any(input_format_names(layer, FP16_FORMATS) for layer in layers))
+
+    engine, _, _ = build_and_inspect("4. FP16 allowed, all layers FP32, PREFER", inputs, logger,
+                                     flags=[fp16, prefer], precision=trt.float32)
+    outputs["fp32_prefer/outputT0"] = run_engine(engine, inputs)["outputT0"]
+
+    for flag, name in ((obey, "OBEY"), (prefer, "PREFER")):
+        try:  # only the build can fail here: build_engine raises RuntimeError when it returns None
+            build_and_inspect(f"5. INT8 allowed, ReLU constrained to INT8, its output has no scale, {name}", inputs,
+                              logger, flags=[trt.BuilderFlag.INT8, flag], precision="int8 relu")
+            refused = False
+        except RuntimeError as error:
+            print(f"  {error}")
+            refused = True
+        if flag == obey:
+            outputs["int8_relu_obey/refused"] = np.array(refused)
     return outputs
 
 
-def main():
-    logger = CollectingLogger()
+def make_inputs():
+    rng = np.random.default_rng(31193)
+    return {"inputT0": rng.standard_normal((M, K)).astype(np.float32)}
+
+
+def reference(inputs):
+    p = {k: v.astype(np.float64) for k, v in make_weights().items()}
+    y = (np.maximum(inputs["inputT0"].astype(np.float64) @ p["w1"] + p["b1"], 0) @ p["w2"]).astype(np.float32)
+    # OBEY: the layers run in the precision asked for (NvInfer.h: "Require that layers execute in specified
+    # precisions. Build fails otherwise.")
+    return {"fp16_obey/outputT0": y, "fp16_obey/matmuls_in_fp16": np.array(True),
+            "fp32_obey/outputT0": y, "fp32_obey/no_layer_in_fp16": np.array(True),
+            "fp32_prefer/outputT0": y, "int8_relu_obey/refused": np.array(True)}
+
+
+# ==== numpy helpers of this folder: identical in every script of the folder that has them ====
+
+
+def conv2d(x, w, b):
+    """Convolution with stride 1 and 'same' zero padding (odd kernel), NCHW / OIHW, in float64."""
+    r = w.shape[2] // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (r, r), (r, r)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))
+    return np.einsum("nchwij,ocij->nohw", windows, w, optimize=True) + b.reshape(1, -1, 1, 1)
+
+
+def engine_layers(engine):
+    """The engine inspector's JSON (the engine built with ProfilingVerbosity.DETAILED), one dict per engine layer.
+
+    An execution context is attached so that the inspector knows the shapes; with static shapes it reports each
+    layer's input and output formats ("Format/Datatype"), e.g. "Row major linear FP32", "Channel major FP16 format
+    where channel % 8 == 0" or "Thirty-two wide channel vectorized row major Int8 format".
+    """
+    inspector = engine.create_engine_inspector()
+    context = engine.create_execution_context()
+    inspector.execution_context = context
+    info = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+    del inspector, context  # release the context before the script creates its own
+    return [layer if isinstance(layer, dict) else {"Name": str(layer)} for layer in info["Layers"]]
+
+
+def print_layers(layers):
+    for layer in layers:
+        formats = [io.get("Format/Datatype", "?") for io in layer.get("Inputs", [])]
+        print(f"  {layer.get('Name', '?')} ({layer.get('LayerType', '?')}): input formats {formats}, "
+              f"tactic {layer.get('TacticName', '-')}")
+
+
+def computing(layers, name):
+    """The engine layers that compute the network layer `name` (alone or fused, e.g. "Conv1 + ReLU1")."""
+    return [layer for layer in layers if name in layer.get("Name", "") and layer.get("LayerType") not in
+            ("Reformat", "NoOp") and not layer.get("Name", "").startswith("Reformatting")]
+
+
+def input_format_names(layer, tokens):
+    """Whether the format of the layer's first input names one of `tokens` (e.g. ("FP16", "Half"))."""
+    inputs = layer.get("Inputs") or [{}]
+    return any(token in inputs[0].get("Format/Datatype", "") for token in tokens)
+
+
+# ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
+# What sits above this line is the lesson. What follows builds, runs and checks, the same way in every script:
+# `python3 tests/sync_blocks.py --write` rewrites every copy from tests/run_block.py, and a CPU test fails when
+# a copy drifts. A script defines make_inputs(), reference(inputs), TOLERANCE and either
+# build_network(builder, network, config, inputs) or, when its topic needs several builds or an expected
+# failure, run_example(inputs) -> {output name: numpy array}. KNOWN_DEVIATIONS (optional) names outputs where
+# TensorRT 8.6.0 is known to differ from its documentation: their check passes while the difference persists.
+
+
+def check_cuda(result):
+    """cuda-python returns (error, value, ...): stop on any error, return the value(s)."""
+    error, *values = result
+    if error != cudart.cudaError_t.cudaSuccess:
+        raise RuntimeError(f"CUDA error {error.name}: {cudart.cudaGetErrorString(error)[1].decode()}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def needs_profile(network):
+    """TensorRT needs an optimization profile for dynamic input shapes and shape-tensor inputs; 8.6.0 also
+    refuses to create an execution context for an output whose shape depends on data without one."""
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    return any(t.is_shape_tensor or -1 in tuple(t.shape) for t in inputs) or any(-1 in tuple(t.shape) for t in outputs)
+
+
+def build_engine(build_network, inputs, logger=None):
+    """Builder, network and config; build_network() adds the layers; build, then deserialize the plan.
+
+    Without a profile from build_network() where one is needed, one is added that covers exactly `inputs`.
+    """
+    logger = logger or trt.Logger(trt.Logger.ERROR)
     builder = trt.Builder(logger)
-    runtime = trt.Runtime(logger)
-    weights = make_weights()
-    network, layers = build_network(builder, weights)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    config = builder.create_builder_config()
+    keep_alive = build_network(builder, network, config, inputs)  # numpy weights must live until the build ends
+    if config.num_optimization_profiles == 0 and needs_profile(network):
+        profile = builder.create_optimization_profile()
+        for tensor in (network.get_input(i) for i in range(network.num_inputs)):
+            value = np.asarray(inputs[tensor.name])
+            if tensor.is_shape_tensor:  # the range of its values, not of its shape
+                profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
+            if -1 in tuple(tensor.shape) or not tensor.is_shape_tensor:  # static shapes too: a profile names all
+                profile.set_shape(tensor.name, *[value.shape] * 3)
+        config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    del keep_alive
+    if serialized is None:
+        raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserialize_cuda_engine failed (see the TensorRT log above)")
+    return engine
+
+
+class OutputAllocator(trt.IOutputAllocator):
+    """Device memory for an output whose shape is known only during enqueue (NonZero, NMS, ...)."""
+
+    def __init__(self):
+        trt.IOutputAllocator.__init__(self)
+        self.address, self.size, self.shape = 0, 0, None
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        if size > self.size:
+            if self.address:
+                check_cuda(cudart.cudaFree(self.address))
+            self.address, self.size = check_cuda(cudart.cudaMalloc(size)), size
+        return self.address
+
+    def notify_shape(self, tensor_name, shape):
+        self.shape = tuple(shape)
+
+
+def run_engine(engine, inputs, profile_index=0):
+    """Bind every I/O tensor by name, run once with execute_async_v3, return {output name: numpy array}."""
+    context = engine.create_execution_context()
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
+    stream = check_cuda(cudart.cudaStreamCreate())
+    if profile_index:
+        context.set_optimization_profile_async(profile_index, int(stream))
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device, allocators = {}, {}, {}
+
+    def bind(name, shape):  # host array + its address for TensorRT: on the GPU, or in host memory (shape tensors)
+        if name not in host:
+            host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic dimensions need a run-time shape
+            context.set_input_shape(name, host[name].shape)
+        bind(name, host[name].shape)
+    for name in output_names:  # shapes are known once every input shape and shape-tensor value is set
+        shape = tuple(context.get_tensor_shape(name))
+        if -1 in shape:  # data-dependent: TensorRT asks the allocator for memory during enqueue
+            allocators[name] = OutputAllocator()
+            if not context.set_output_allocator(name, allocators[name]):
+                raise RuntimeError(f"set_output_allocator({name}) failed")
+        else:
+            bind(name, shape)
+    for name in input_names:
+        if name in device:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
+    if not context.execute_async_v3(int(stream)):
+        raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for name, allocator in allocators.items():  # the shape is known now
+        host[name] = np.empty(allocator.shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        device[name] = allocator.address
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
+    check_cuda(cudart.cudaStreamDestroy(stream))
+    return {name: host[name] for name in output_names}
+
+
+def check_outputs(outputs, expected):
+    """Compare each output with the reference: shape, dtype, then values (floats within the output's tolerance,
+    TOLERANCE[name] or TOLERANCE; integers and booleans exactly). Prints one `check result` line per output."""
+    passed = True
+    for name, want in expected.items():
+        got = outputs.get(name)
+        tolerance = TOLERANCE.get(name, {"rtol": TOLERANCE["rtol"], "atol": TOLERANCE["atol"]})
+        if got is None or got.shape != want.shape or got.dtype != want.dtype:
+            found = "missing" if got is None else f"{got.shape} {got.dtype}"
+            print(f"check result: False, {name}: got {found}, expected {want.shape} {want.dtype}")
+            passed = False
+            continue
+        if want.dtype.kind in "fc":
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            same = bool(np.allclose(got, want, equal_nan=True, **tolerance))
+            detail = f"max abs error = {error:.3e} (rtol={tolerance['rtol']}, atol={tolerance['atol']})"
+        else:
+            same = bool(np.array_equal(got, want))
+            detail = f"{int(np.sum(got != want))} of {want.size} elements differ (exact comparison)"
+        deviation = globals().get("KNOWN_DEVIATIONS", {}).get(name)
+        if deviation:  # the documented result is the reference; TensorRT 8.6.0 is known to give another
+            print(f"check result: {not same}, {name}: known deviation of TensorRT 8.6.0 still present: {not same},"
+                  f" {detail}\n  {deviation}")
+            if same:
+                print(f"  TensorRT now follows its documentation here: remove {name} from KNOWN_DEVIATIONS")
+            passed = passed and not same
+        else:
+            print(f"check result: {same}, {name}: {detail}")
+            passed = passed and same
+    return passed
+
+
+def main():
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
     inputs = make_inputs()
-    expected = reference(inputs)[OUTPUT_NAME]
-    fp16, obey, prefer = trt.BuilderFlag.FP16, trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS, \
-        trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS
-
-    layer = layers[0]
-    print(f"default: {layer.name}.precision = {layer.precision}, precision_is_set = {layer.precision_is_set}, "
-          f"output_type_is_set(0) = {layer.output_type_is_set(0)}, get_output_type(0) = {layer.get_output_type(0)}")
-    engine = build(builder, network, [fp16], runtime, logger, "1. FP16 allowed, no constraint")
-    y = run_engine(engine, inputs)[OUTPUT_NAME]
-    print(f"  max abs error = {np.max(np.abs(y - expected)):.3e}")
-
-    set_constraints(layers, trt.float16)
-    engine = build(builder, network, [fp16, obey], runtime, logger, "2. FP16 allowed, all layers FP16, OBEY")
-    y = run_engine(engine, inputs)[OUTPUT_NAME]
-    print(f"  max abs error = {np.max(np.abs(y - expected)):.3e}")
-
-    set_constraints(layers, trt.float32)
-    print(f"after layer.precision = trt.float32 and set_output_type(0, trt.float32): precision = "
-          f"{layer.precision}, precision_is_set = {layer.precision_is_set}, "
-          f"output_type_is_set(0) = {layer.output_type_is_set(0)}")
-    engine = build(builder, network, [fp16, obey], runtime, logger, "3. FP16 allowed, all layers FP32, OBEY")
-    outputs = run_engine(engine, inputs)
-    obey_error = float(np.max(np.abs(outputs[OUTPUT_NAME] - expected)))
-    print(f"  max abs error = {obey_error:.3e}")
-    engine = build(builder, network, [fp16, prefer], runtime, logger, "4. FP16 allowed, all layers FP32, PREFER")
-    y = run_engine(engine, inputs)[OUTPUT_NAME]
-    print(f"  max abs error = {np.max(np.abs(y - expected)):.3e}")
-
-    set_constraints(layers, None)
-    relu_output = layers[2].get_output(0).name
-    for i in range(network.num_layers):  # INT8 scales for every tensor but the ReLU's output
-        layer = network.get_layer(i)
-        for tensor in [layer.get_input(j) for j in range(layer.num_inputs)] + [layer.get_output(0)]:
-            if tensor is not None and tensor.name != relu_output:
-                tensor.set_dynamic_range(-8.0, 8.0)
-    layers[2].precision = trt.int8
-    for flag, name in ((obey, "OBEY"), (prefer, "PREFER")):
-        engine = build(builder, network, [trt.BuilderFlag.INT8, flag], runtime, logger,
-                       f"5. INT8 allowed, ReLU constrained to INT8, its output has no scale, {name}")
-        if engine is not None:
-            y = run_engine(engine, inputs)[OUTPUT_NAME]
-            print(f"  max abs error = {np.max(np.abs(y - expected)):.3e}")
-
-    ok = bool(np.allclose(outputs[OUTPUT_NAME], expected, **TOLERANCE))
-    print(f"check result: {ok}, FP32-constrained engine (OBEY): max abs error = {obey_error:.3e}")
-    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **outputs)
-    return ok
+    for name, value in inputs.items():
+        print(f"input {name} {value.shape} {value.dtype}:\n{value}")
+    if "run_example" in globals():
+        outputs = run_example(inputs)
+    else:
+        outputs = run_engine(build_engine(build_network, inputs), inputs)
+    expected = reference(inputs)
+    for name in expected:
+        if name in outputs:
+            print(f"output {name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
+    passed = check_outputs(outputs, expected)
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(f"{stem}.output.npz", **{name: outputs[name] for name in expected if name in outputs})
+    return passed
 
 
 if __name__ == "__main__":

@@ -2,10 +2,18 @@
 """02-API/BuilderConfig/SparseWeights.py: BuilderFlag.SPARSE_WEIGHTS lets TensorRT use 2:4 structured-sparse
 kernels (Ampere and newer, FP16 / INT8) for layers whose weights have the right zero pattern.
 
-Network: Conv 3x3 (256 -> 256 channels, 64x64, batch 4) -> MaxPool 16x16. The convolution weights below are made 2:4 sparse: in every group of 4 consecutive input channels (for each output
-channel and kernel position) two weights are zero. The builder's INFO messages tagged "(Sparsity)" say which layers
-were eligible and which ones got a sparse kernel; they are printed for a build with and without the flag.
+Network: Conv 3x3 (256 -> 256 channels, 64x64, batch 4) -> MaxPool 16x16. The convolution's weights are 2:4
+sparse: in every group of 4 consecutive input channels (for each output channel and kernel position) two weights
+are zero. Built with FP16 and ProfilingVerbosity.DETAILED, without and with SPARSE_WEIGHTS. The builder's INFO
+messages tagged "(Sparsity)" say which layers were eligible for sparse math and for which it picked a sparse
+kernel; the inspector gives each layer's kernel (TacticName) and "HasSparseWeights".
+Checked: the builder reports SparseConv as eligible (the weights have the 2:4 pattern), and both engines' outputs
+against float64 numpy. Not checked: whether a sparse kernel was picked. A dense kernel can be faster for a given
+layer and GPU, and then the builder rightly keeps it (with TensorRT 8.6.0 on an H100 it picked none for this layer);
+the script prints what the builder and the inspector say, as an observation.
 """
+import functools
+import json
 import os
 import sys
 
@@ -17,11 +25,24 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-INPUT_NAME = "inputT0"
-OUTPUT_NAME = "outputT0"
 N, C, H, W, K = 4, 256, 64, 64, 256
 POOL = 16  # the output is max-pooled 16x16 to keep it (and the stored reference) small
-TOLERANCE = {"rtol": 1e-2, "atol": 1e-2}  # FP16 arithmetic
+# FP16 arithmetic; outputs are maxima of 256 values, between 2 and 6: the relative part of the tolerance dominates
+TOLERANCE = {"rtol": 1e-2, "atol": 1e-2}
+
+
+class SparsityLogger(trt.ILogger):
+    """Keeps the builder's "(Sparsity)" INFO messages, prints warnings and errors."""
+
+    def __init__(self):
+        trt.ILogger.__init__(self)
+        self.sparsity = []
+
+    def log(self, severity, msg):
+        if "(Sparsity)" in msg:
+            self.sparsity.append(msg)
+        elif int(severity) <= int(trt.ILogger.Severity.WARNING):
+            print(f"[TRT] {severity.name}: {msg}")
 
 
 def make_weights():
@@ -38,9 +59,70 @@ def make_weights():
     return {"conv.weight": w.astype(np.float32), "conv.bias": (rng.standard_normal(K) * 0.1).astype(np.float32)}
 
 
+def build_network(builder, network, config, inputs, sparse=True):
+    config.set_flag(trt.BuilderFlag.FP16)
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    if sparse:
+        config.set_flag(trt.BuilderFlag.SPARSE_WEIGHTS)
+    weights = make_weights()
+    x = network.add_input("inputT0", trt.float32, (N, C, H, W))
+    conv = network.add_convolution_nd(x, K, (3, 3), trt.Weights(weights["conv.weight"]),
+                                      trt.Weights(weights["conv.bias"]))
+    conv.padding_nd = (1, 1)
+    conv.name = "SparseConv"
+    pool = network.add_pooling_nd(conv.get_output(0), trt.PoolingType.MAX, (POOL, POOL))
+    pool.stride_nd = (POOL, POOL)
+    pool.name = "MaxPool"
+    pool.get_output(0).name = "outputT0"
+    network.mark_output(pool.get_output(0))
+    return weights  # TensorRT reads the weights during the build
+
+
+def run_example(inputs):
+    w = make_weights()["conv.weight"].reshape(K, C // 4, 4, 3, 3)
+    print(f"zero weights: {np.mean(w == 0):.0%}; every group of 4 input channels has "
+          f"{int(np.max(np.sum(w != 0, axis=2)))} non-zero weights at most")
+    logger = SparsityLogger()
+    outputs = {}
+    for sparse in (False, True):
+        logger.sparsity = []
+        engine = build_engine(functools.partial(build_network, sparse=sparse), inputs, logger)
+        print(f"=== SPARSE_WEIGHTS {'set' if sparse else 'not set'}: {len(logger.sparsity)} (Sparsity) messages")
+        for text in logger.sparsity:
+            print(f"  [INFO] {text[:250]}")
+        convs = computing(engine_layers(engine), "SparseConv")
+        for layer in convs:
+            print(f"  inspector: {layer['Name']}: HasSparseWeights = {layer.get('HasSparseWeights')}, "
+                  f"TacticName = {layer.get('TacticName')}")
+        picked = [t for t in logger.sparsity if "picked sparse implementation" in t]
+        sparse_tactic = any("sparse" in layer.get("TacticName", "").lower() for layer in convs)
+        print(f"  observation (not a check): the builder's list of sparse layers: "
+              f"{picked[0].split(':', 1)[-1].strip() or '(empty)' if picked else '(no such message)'}; "
+              f"a tactic named sparse: {sparse_tactic}")
+        result = run_engine(engine, inputs)["outputT0"]
+        if sparse:
+            outputs["outputT0"] = result
+            outputs["sparse/conv_eligible"] = np.array(
+                any("eligible for sparse math" in t and "SparseConv" in t for t in logger.sparsity))
+        else:
+            outputs["dense/outputT0"] = result
+    return outputs
+
+
 def make_inputs():
     rng = np.random.default_rng(31193)
-    return {INPUT_NAME: rng.standard_normal((N, C, H, W)).astype(np.float32)}
+    return {"inputT0": rng.standard_normal((N, C, H, W)).astype(np.float32)}
+
+
+def reference(inputs):
+    p = {k: v.astype(np.float64) for k, v in make_weights().items()}
+    y = conv2d(inputs["inputT0"].astype(np.float64), p["conv.weight"], p["conv.bias"])
+    y = y.reshape(N, K, H // POOL, POOL, W // POOL, POOL).max(axis=(3, 5)).astype(np.float32)
+    # the weights have the 2:4 pattern, so with SPARSE_WEIGHTS the layer is eligible for sparse math
+    return {"outputT0": y, "dense/outputT0": y, "sparse/conv_eligible": np.array(True)}
+
+
+# ==== numpy helpers of this folder: identical in every script of the folder that has them ====
 
 
 def conv2d(x, w, b):
@@ -51,28 +133,47 @@ def conv2d(x, w, b):
     return np.einsum("nchwij,ocij->nohw", windows, w, optimize=True) + b.reshape(1, -1, 1, 1)
 
 
-def reference(inputs):
-    p = {k: v.astype(np.float64) for k, v in make_weights().items()}
-    y = conv2d(inputs[INPUT_NAME].astype(np.float64), p["conv.weight"], p["conv.bias"])
-    y = y.reshape(N, K, H // POOL, POOL, W // POOL, POOL).max(axis=(3, 5))
-    return {OUTPUT_NAME: y.astype(np.float32)}
+def engine_layers(engine):
+    """The engine inspector's JSON (the engine built with ProfilingVerbosity.DETAILED), one dict per engine layer.
+
+    An execution context is attached so that the inspector knows the shapes; with static shapes it reports each
+    layer's input and output formats ("Format/Datatype"), e.g. "Row major linear FP32", "Channel major FP16 format
+    where channel % 8 == 0" or "Thirty-two wide channel vectorized row major Int8 format".
+    """
+    inspector = engine.create_engine_inspector()
+    context = engine.create_execution_context()
+    inspector.execution_context = context
+    info = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+    del inspector, context  # release the context before the script creates its own
+    return [layer if isinstance(layer, dict) else {"Name": str(layer)} for layer in info["Layers"]]
 
 
-class CollectingLogger(trt.ILogger):
-    """Keeps messages at or above min_severity (see 02-API/Logger)."""
+def print_layers(layers):
+    for layer in layers:
+        formats = [io.get("Format/Datatype", "?") for io in layer.get("Inputs", [])]
+        print(f"  {layer.get('Name', '?')} ({layer.get('LayerType', '?')}): input formats {formats}, "
+              f"tactic {layer.get('TacticName', '-')}")
 
-    def __init__(self, min_severity=None):
-        trt.ILogger.__init__(self)
-        self.min_severity = trt.ILogger.Severity.INFO if min_severity is None else min_severity
-        self.messages = []
 
-    def log(self, severity, msg):
-        if int(severity) <= int(self.min_severity):
-            self.messages.append((severity, msg))
+def computing(layers, name):
+    """The engine layers that compute the network layer `name` (alone or fused, e.g. "Conv1 + ReLU1")."""
+    return [layer for layer in layers if name in layer.get("Name", "") and layer.get("LayerType") not in
+            ("Reformat", "NoOp") and not layer.get("Name", "").startswith("Reformatting")]
 
-    def take(self):
-        messages, self.messages = self.messages, []
-        return messages
+
+def input_format_names(layer, tokens):
+    """Whether the format of the layer's first input names one of `tokens` (e.g. ("FP16", "Half"))."""
+    inputs = layer.get("Inputs") or [{}]
+    return any(token in inputs[0].get("Format/Datatype", "") for token in tokens)
+
+
+# ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
+# What sits above this line is the lesson. What follows builds, runs and checks, the same way in every script:
+# `python3 tests/sync_blocks.py --write` rewrites every copy from tests/run_block.py, and a CPU test fails when
+# a copy drifts. A script defines make_inputs(), reference(inputs), TOLERANCE and either
+# build_network(builder, network, config, inputs) or, when its topic needs several builds or an expected
+# failure, run_example(inputs) -> {output name: numpy array}. KNOWN_DEVIATIONS (optional) names outputs where
+# TensorRT 8.6.0 is known to differ from its documentation: their check passes while the difference persists.
 
 
 def check_cuda(result):
@@ -85,92 +186,166 @@ def check_cuda(result):
     return values[0] if len(values) == 1 else values
 
 
-def build_engine(builder, runtime, logger, weights, sparse):
+def needs_profile(network):
+    """TensorRT needs an optimization profile for dynamic input shapes and shape-tensor inputs; 8.6.0 also
+    refuses to create an execution context for an output whose shape depends on data without one."""
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    return any(t.is_shape_tensor or -1 in tuple(t.shape) for t in inputs) or any(-1 in tuple(t.shape) for t in outputs)
+
+
+def build_engine(build_network, inputs, logger=None):
+    """Builder, network and config; build_network() adds the layers; build, then deserialize the plan.
+
+    Without a profile from build_network() where one is needed, one is added that covers exactly `inputs`.
+    """
+    logger = logger or trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    x = network.add_input(INPUT_NAME, trt.float32, (N, C, H, W))
-    conv = network.add_convolution_nd(x, K, (3, 3), trt.Weights(weights["conv.weight"]),
-                                      trt.Weights(weights["conv.bias"]))
-    conv.padding_nd = (1, 1)
-    conv.name = "SparseConv"
-    pool = network.add_pooling_nd(conv.get_output(0), trt.PoolingType.MAX, (POOL, POOL))
-    pool.stride_nd = (POOL, POOL)
-    pool.name = "MaxPool"
-    pool.get_output(0).name = OUTPUT_NAME
-    network.mark_output(pool.get_output(0))
     config = builder.create_builder_config()
-    config.set_flag(trt.BuilderFlag.FP16)
-    if sparse:
-        config.set_flag(trt.BuilderFlag.SPARSE_WEIGHTS)
-    logger.take()
+    keep_alive = build_network(builder, network, config, inputs)  # numpy weights must live until the build ends
+    if config.num_optimization_profiles == 0 and needs_profile(network):
+        profile = builder.create_optimization_profile()
+        for tensor in (network.get_input(i) for i in range(network.num_inputs)):
+            value = np.asarray(inputs[tensor.name])
+            if tensor.is_shape_tensor:  # the range of its values, not of its shape
+                profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
+            if -1 in tuple(tensor.shape) or not tensor.is_shape_tensor:  # static shapes too: a profile names all
+                profile.set_shape(tensor.name, *[value.shape] * 3)
+        config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
+    del keep_alive
     if serialized is None:
-        raise RuntimeError("build_serialized_network failed")
-    sparsity = [text for _, text in logger.take() if "parsity" in text or "sparse" in text]
-    print(f"=== SPARSE_WEIGHTS {'set' if sparse else 'not set'}: plan of {serialized.nbytes} bytes; "
-          f"{len(sparsity)} sparsity messages")
-    for text in sparsity:
-        print(f"  [INFO] {text[:250]}")
-    engine = runtime.deserialize_cuda_engine(serialized)
+        raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
     if engine is None:
-        raise RuntimeError("deserialize_cuda_engine failed")
+        raise RuntimeError("deserialize_cuda_engine failed (see the TensorRT log above)")
     return engine
 
 
-def run_engine(engine, inputs):
-    """Run an engine once: inputs {name: array} -> outputs {name: array}."""
+class OutputAllocator(trt.IOutputAllocator):
+    """Device memory for an output whose shape is known only during enqueue (NonZero, NMS, ...)."""
+
+    def __init__(self):
+        trt.IOutputAllocator.__init__(self)
+        self.address, self.size, self.shape = 0, 0, None
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        if size > self.size:
+            if self.address:
+                check_cuda(cudart.cudaFree(self.address))
+            self.address, self.size = check_cuda(cudart.cudaMalloc(size)), size
+        return self.address
+
+    def notify_shape(self, tensor_name, shape):
+        self.shape = tuple(shape)
+
+
+def run_engine(engine, inputs, profile_index=0):
+    """Bind every I/O tensor by name, run once with execute_async_v3, return {output name: numpy array}."""
     context = engine.create_execution_context()
-    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            context.set_input_shape(name, inputs[name].shape)
-    host, device = {}, {}
-    for name in names:
-        dtype = trt.nptype(engine.get_tensor_dtype(name))
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            host[name] = np.ascontiguousarray(inputs[name], dtype=dtype)
-        else:
-            host[name] = np.empty(tuple(context.get_tensor_shape(name)), dtype=dtype)
-        device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
-        context.set_tensor_address(name, device[name])
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
     stream = check_cuda(cudart.cudaStreamCreate())
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+    if profile_index:
+        context.set_optimization_profile_async(profile_index, int(stream))
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device, allocators = {}, {}, {}
+
+    def bind(name, shape):  # host array + its address for TensorRT: on the GPU, or in host memory (shape tensors)
+        if name not in host:
+            host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic dimensions need a run-time shape
+            context.set_input_shape(name, host[name].shape)
+        bind(name, host[name].shape)
+    for name in output_names:  # shapes are known once every input shape and shape-tensor value is set
+        shape = tuple(context.get_tensor_shape(name))
+        if -1 in shape:  # data-dependent: TensorRT asks the allocator for memory during enqueue
+            allocators[name] = OutputAllocator()
+            if not context.set_output_allocator(name, allocators[name]):
+                raise RuntimeError(f"set_output_allocator({name}) failed")
+        else:
+            bind(name, shape)
+    for name in input_names:
+        if name in device:
             check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
                                               cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
     if not context.execute_async_v3(int(stream)):
-        raise RuntimeError("execute_async_v3 failed")
-    outputs = {}
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.OUTPUT:
+        raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for name, allocator in allocators.items():  # the shape is known now
+        host[name] = np.empty(allocator.shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        device[name] = allocator.address
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
             check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
                                               cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
-            outputs[name] = host[name]
     check_cuda(cudart.cudaStreamSynchronize(stream))
-    for name in names:
-        check_cuda(cudart.cudaFree(device[name]))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
     check_cuda(cudart.cudaStreamDestroy(stream))
-    return outputs
+    return {name: host[name] for name in output_names}
+
+
+def check_outputs(outputs, expected):
+    """Compare each output with the reference: shape, dtype, then values (floats within the output's tolerance,
+    TOLERANCE[name] or TOLERANCE; integers and booleans exactly). Prints one `check result` line per output."""
+    passed = True
+    for name, want in expected.items():
+        got = outputs.get(name)
+        tolerance = TOLERANCE.get(name, {"rtol": TOLERANCE["rtol"], "atol": TOLERANCE["atol"]})
+        if got is None or got.shape != want.shape or got.dtype != want.dtype:
+            found = "missing" if got is None else f"{got.shape} {got.dtype}"
+            print(f"check result: False, {name}: got {found}, expected {want.shape} {want.dtype}")
+            passed = False
+            continue
+        if want.dtype.kind in "fc":
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            same = bool(np.allclose(got, want, equal_nan=True, **tolerance))
+            detail = f"max abs error = {error:.3e} (rtol={tolerance['rtol']}, atol={tolerance['atol']})"
+        else:
+            same = bool(np.array_equal(got, want))
+            detail = f"{int(np.sum(got != want))} of {want.size} elements differ (exact comparison)"
+        deviation = globals().get("KNOWN_DEVIATIONS", {}).get(name)
+        if deviation:  # the documented result is the reference; TensorRT 8.6.0 is known to give another
+            print(f"check result: {not same}, {name}: known deviation of TensorRT 8.6.0 still present: {not same},"
+                  f" {detail}\n  {deviation}")
+            if same:
+                print(f"  TensorRT now follows its documentation here: remove {name} from KNOWN_DEVIATIONS")
+            passed = passed and not same
+        else:
+            print(f"check result: {same}, {name}: {detail}")
+            passed = passed and same
+    return passed
 
 
 def main():
-    logger = CollectingLogger()
-    builder = trt.Builder(logger)
-    runtime = trt.Runtime(logger)
-    weights = make_weights()
-    w = weights["conv.weight"].reshape(K, C // 4, 4, 3, 3)
-    print(f"zero weights: {np.mean(weights['conv.weight'] == 0):.0%}; every group of 4 input channels has "
-          f"{int(np.max(np.sum(w != 0, axis=2)))} non-zero weights at most")
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
     inputs = make_inputs()
-    expected = reference(inputs)[OUTPUT_NAME]
-
-    dense = run_engine(build_engine(builder, runtime, logger, weights, sparse=False), inputs)[OUTPUT_NAME]
-    print(f"  max abs error = {np.max(np.abs(dense - expected)):.3e}")
-    outputs = run_engine(build_engine(builder, runtime, logger, weights, sparse=True), inputs)
-    err = float(np.max(np.abs(outputs[OUTPUT_NAME] - expected)))
-    ok = bool(np.allclose(outputs[OUTPUT_NAME], expected, **TOLERANCE))
-    print(f"check result: {ok}, SPARSE_WEIGHTS engine (FP16): max abs error = {err:.3e}")
-    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **outputs)
-    return ok
+    for name, value in inputs.items():
+        print(f"input {name} {value.shape} {value.dtype}:\n{value}")
+    if "run_example" in globals():
+        outputs = run_example(inputs)
+    else:
+        outputs = run_engine(build_engine(build_network, inputs), inputs)
+    expected = reference(inputs)
+    for name in expected:
+        if name in outputs:
+            print(f"output {name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
+    passed = check_outputs(outputs, expected)
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(f"{stem}.output.npz", **{name: outputs[name] for name in expected if name in outputs})
+    return passed
 
 
 if __name__ == "__main__":

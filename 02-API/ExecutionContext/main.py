@@ -5,7 +5,10 @@ Network: inputT0 [-1,-1,-1] float32 (profile min [1,1,1], opt [3,4,5], max [6,8,
          -> Shuffle with first_transpose (2,0,1) -> outputT0 [d2,d0,d1]
 Steps: name; get_tensor_shape, infer_shapes, all_binding_shapes_specified / all_shape_inputs_specified before and
 after set_input_shape; get_tensor_strides; set_tensor_address / get_tensor_address; debug_sync;
-persistent_cache_limit; nvtx_verbosity; execute_async_v3; check against numpy.
+persistent_cache_limit; nvtx_verbosity; execute_async_v3; check against numpy. Then the same inference once
+more with execute_v2(bindings), the synchronous call that takes the buffer addresses as a list (not deprecated in
+TensorRT 8.6; execute_async_v3 with set_tensor_address is the asynchronous, name-based one this cookbook uses);
+that output is saved and checked as its own set, main.execute_v2.output.npz.
 Other scripts here: Profiler.py (enqueue_emits_profile, report_to_profiler), OptimizationProfileSwitch.py
 (set_optimization_profile_async), DeviceMemory.py (create_execution_context_without_device_memory, device_memory).
 """
@@ -93,6 +96,17 @@ def show_shapes(context, when):
         print(f"  infer_shapes() raised RuntimeError: {error}")
 
 
+def check_array(label, actual, expected):
+    """Shape, dtype, then values within TOLERANCE; prints one check result line."""
+    if actual.shape != expected.shape or actual.dtype != expected.dtype:
+        print(f"check result: False, {label}: got {actual.shape} {actual.dtype}, expected {expected.shape} "
+              f"{expected.dtype}")
+        return False
+    passed = bool(np.allclose(actual, expected, **TOLERANCE))
+    print(f"check result: {passed}, {label}: max abs error = {float(np.max(np.abs(actual - expected))):.3e}")
+    return passed
+
+
 def main():
     logger = CollectingLogger()
     engine = build_engine(logger)
@@ -122,7 +136,7 @@ def main():
           f"({context.get_tensor_address('inputT0'):#x}, {context.get_tensor_address('outputT0'):#x})")
 
     print(f"debug_sync = {context.debug_sync}", end="")
-    context.debug_sync = True  # logs every kernel in the (deprecated) synchronous execute_v2 only
+    context.debug_sync = True  # TensorRT then logs each kernel's successful execution during execute_v2 only
     print(f" -> {context.debug_sync} (no effect on execute_async_v3)")
     context.debug_sync = False
 
@@ -150,11 +164,22 @@ def main():
     check_cuda(cudart.cudaStreamSynchronize(stream))
     print(f"outputT0 {y_host.shape}:\n{y_host}")
 
+    stem = os.path.splitext(os.path.basename(__file__))[0]
     expected = reference(inputs)["outputT0"]
-    max_error = float(np.max(np.abs(y_host - expected)))
-    passed = bool(np.allclose(y_host, expected, **TOLERANCE))
-    print(f"check result: {passed}, max abs error = {max_error:.3e}")
-    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", outputT0=y_host)
+    passed = check_array("execute_async_v3", y_host, expected)
+    np.savez(f"{stem}.output.npz", outputT0=y_host)
+
+    # execute_v2: synchronous; the addresses as a list indexed like the I/O tensors (engine.get_tensor_name(i)),
+    # which for an engine with one optimization profile is the binding order execute_v2 expects
+    check_cuda(cudart.cudaMemsetAsync(y_device, 0, y_host.nbytes, stream))  # so that the result below is new
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    bindings = [context.get_tensor_address(engine.get_tensor_name(i)) for i in range(engine.num_io_tensors)]
+    print(f"execute_v2(bindings = {[hex(b) for b in bindings]}) returned {context.execute_v2(bindings)}")
+    y2_host = np.empty_like(y_host)
+    check_cuda(cudart.cudaMemcpy(y2_host.ctypes.data, y_device, y2_host.nbytes,
+                                 cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost))
+    passed = check_array("execute_v2", y2_host, expected) and passed
+    np.savez(f"{stem}.execute_v2.output.npz", outputT0=y2_host)
 
     for pointer in (x_device, y_device):
         check_cuda(cudart.cudaFree(pointer))

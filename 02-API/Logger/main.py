@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """02-API/Logger: what the TensorRT logger reports, at each severity, and how to read it from Python.
 
-1. trt.Logger, the logger that ships with TensorRT: its severities and its min_severity member.
-2. A custom trt.ILogger subclass that collects messages instead of printing them.
-3. The same small network (y = ReLU(x)) built once per severity threshold: how many messages each threshold keeps.
-4. Reading the error of a failing build (a dynamic input without an optimization profile) and of a failing
-   deserialization (bytes that are not a plan) from the collected messages.
+1. trt.Logger, the logger that ships with TensorRT: its severities, min_severity, log() called by the application
+   itself, and what it prints for bytes that are not a plan.
+2. A custom trt.ILogger subclass that collects the messages instead of printing them.
+3. The same network (y = ReLU(x)) built once per severity threshold: how many messages each threshold keeps.
+4. The error of a failing build (a dynamic input without an optimization profile) and of a failing
+   deserialization read from the collected messages. Checked: both return None, and the build's message
+   "... Error Code 4: Internal Error (... no optimization profile has been defined.)" arrives with severity ERROR:
+   "Internal Error" in the text names an error code, not the severity INTERNAL_ERROR.
 """
 import os
 import sys
@@ -18,25 +21,128 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-INPUT_NAME = "inputT0"
-OUTPUT_NAME = "outputT0"
 SHAPE = (2, 3, 4, 5)
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+SEVERITIES = ["VERBOSE", "INFO", "WARNING", "ERROR", "INTERNAL_ERROR"]  # most to least detailed
+
+
+class CollectingLogger(trt.ILogger):
+    """An ILogger that keeps every message at or above min_severity as (severity, text).
+
+    TensorRT calls log() for every message; the logger decides what to keep. Smaller severity values are more
+    severe: INTERNAL_ERROR = 0 < ERROR = 1 < WARNING = 2 < INFO = 3 < VERBOSE = 4. log() may be called from
+    several threads: keep it short and thread-safe (list.append is).
+    """
+
+    def __init__(self):
+        trt.ILogger.__init__(self)  # required: initialises the C++ side of the interface
+        self.min_severity = trt.ILogger.Severity.VERBOSE
+        self.echo = False
+        self.messages = []
+
+    def log(self, severity, msg):
+        if int(severity) <= int(self.min_severity):
+            self.messages.append((severity, msg))
+            if self.echo:
+                print(f"[TRT] {severity.name}: {msg}")
+
+    def texts(self, severity):
+        return [m for s, m in self.messages if s == severity]
+
+
+def build_network(builder, network, config, inputs, dynamic=False):
+    """y = ReLU(x); with dynamic=True the batch dimension is -1 (and needs an optimization profile)."""
+    x = network.add_input("inputT0", trt.float32, (-1,) + SHAPE[1:] if dynamic else SHAPE)
+    relu = network.add_activation(x, trt.ActivationType.RELU)
+    relu.get_output(0).name = "outputT0"
+    network.mark_output(relu.get_output(0))
+
+
+def show_builtin_logger():
+    print("=== 1. trt.Logger (the built-in logger)")
+    for name in SEVERITIES:
+        print(f"trt.Logger.{name:15s} = {getattr(trt.Logger, name)} (value {int(getattr(trt.Logger, name))})")
+    logger = trt.Logger(trt.Logger.WARNING)  # prints messages of severity WARNING or more severe
+    logger.min_severity = trt.Logger.ERROR  # can be changed at any time
+    print(f"after logger.min_severity = trt.Logger.ERROR: {logger.min_severity}")
+    logger.log(trt.Logger.ERROR, "an ERROR of the application itself, printed by trt.Logger")
+    logger.log(trt.Logger.INFO, "an INFO message: below min_severity, not printed")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(b"this is not a TensorRT plan")
+    print(f"deserialize_cuda_engine(garbage) with trt.Logger returned {engine} (its message is printed above)")
+
+
+def count_messages_per_threshold(logger, inputs):
+    print("\n=== 2./3. The same network built (and deserialized) with a CollectingLogger at each threshold")
+    for name in SEVERITIES:
+        logger.min_severity, logger.messages = getattr(trt.ILogger.Severity, name), []
+        engine = build_engine(build_network, inputs, logger)
+        counts = {s: len(logger.texts(getattr(trt.ILogger.Severity, s))) for s in SEVERITIES}
+        print(f"min_severity = {name:15s}: {len(logger.messages):4d} messages kept  {counts}")
+        if name == "VERBOSE":
+            for s in SEVERITIES:
+                texts = logger.texts(getattr(trt.ILogger.Severity, s))
+                print(f"  e.g. {s:15s}: {texts[0][:110] if texts else '(none in this build)'}")
+    return engine
+
+
+def run_example(inputs):
+    show_builtin_logger()
+    logger = CollectingLogger()
+    engine = count_messages_per_threshold(logger, inputs)
+
+    print("\n=== 4. Reading the errors of a failing build and of a failing deserialization")
+    logger.min_severity, logger.messages = trt.ILogger.Severity.WARNING, []
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    config = builder.create_builder_config()  # no optimization profile is added ...
+    build_network(builder, network, config, inputs, dynamic=True)  # ... for the input [-1,3,4,5]
+    serialized = builder.build_serialized_network(network, config)
+    print(f"build_serialized_network(dynamic input, no profile) returned {serialized}")
+    for severity, text in logger.messages:
+        print(f"  collected {severity.name}: {text}")
+    no_profile = [s for s, m in logger.messages if "no optimization profile" in m]
+    logger.messages = []
+    bad_plan = trt.Runtime(logger).deserialize_cuda_engine(b"this is not a TensorRT plan")
+    print(f"deserialize_cuda_engine(garbage) returned {bad_plan}")
+    for severity, text in logger.messages:
+        print(f"  collected {severity.name}: {text}")
+
+    facts = {
+        "failed_build_returned_none": np.array(serialized is None),
+        "no_profile_error_has_severity_error": np.array(
+            len(no_profile) > 0 and all(s == trt.ILogger.Severity.ERROR for s in no_profile)),
+        "bad_plan_returned_none": np.array(bad_plan is None),
+        "bad_plan_logged_an_error": np.array(len(logger.texts(trt.ILogger.Severity.ERROR)) > 0),
+    }
+    print("\n=== Running the ReLU engine (the logger now prints what it keeps, like trt.Logger(ERROR))")
+    logger.min_severity, logger.echo = trt.ILogger.Severity.ERROR, True
+    return {**run_engine(engine, inputs), **facts}
 
 
 def make_inputs():
     rng = np.random.default_rng(31193)
-    return {INPUT_NAME: rng.standard_normal(SHAPE).astype(np.float32)}
+    return {"inputT0": rng.standard_normal(SHAPE).astype(np.float32)}
 
 
 def reference(inputs):
     return {
-        OUTPUT_NAME: np.maximum(inputs[INPUT_NAME], 0).astype(np.float32),
-        # the two failures below are known in advance
+        "outputT0": np.maximum(inputs["inputT0"], 0).astype(np.float32),
+        # NvInfer.h: the build and the deserialization return nullptr on failure and report the error to the logger;
+        # a failing API call is an application error (ERROR), INTERNAL_ERROR means TensorRT itself cannot go on
         "failed_build_returned_none": np.array(True),
-        "failed_build_logged_an_error": np.array(True),
+        "no_profile_error_has_severity_error": np.array(True),
         "bad_plan_returned_none": np.array(True),
+        "bad_plan_logged_an_error": np.array(True),
     }
+
+
+# ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
+# What sits above this line is the lesson. What follows builds, runs and checks, the same way in every script:
+# `python3 tests/sync_blocks.py --write` rewrites every copy from tests/run_block.py, and a CPU test fails when
+# a copy drifts. A script defines make_inputs(), reference(inputs), TOLERANCE and either
+# build_network(builder, network, config, inputs) or, when its topic needs several builds or an expected
+# failure, run_example(inputs) -> {output name: numpy array}. KNOWN_DEVIATIONS (optional) names outputs where
+# TensorRT 8.6.0 is known to differ from its documentation: their check passes while the difference persists.
 
 
 def check_cuda(result):
@@ -49,180 +155,165 @@ def check_cuda(result):
     return values[0] if len(values) == 1 else values
 
 
-class CollectingLogger(trt.ILogger):
-    """An ILogger that keeps every message at or above min_severity in a list (optionally echoing it).
+def needs_profile(network):
+    """TensorRT needs an optimization profile for dynamic input shapes and shape-tensor inputs; 8.6.0 also
+    refuses to create an execution context for an output whose shape depends on data without one."""
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    return any(t.is_shape_tensor or -1 in tuple(t.shape) for t in inputs) or any(-1 in tuple(t.shape) for t in outputs)
 
-    TensorRT calls log() for every message it produces; the logger decides what to keep. Severity values:
-    INTERNAL_ERROR = 0 < ERROR = 1 < WARNING = 2 < INFO = 3 < VERBOSE = 4 (smaller = more severe).
-    log() may be called from several threads: keep it short and thread-safe (list.append is).
+
+def build_engine(build_network, inputs, logger=None):
+    """Builder, network and config; build_network() adds the layers; build, then deserialize the plan.
+
+    Without a profile from build_network() where one is needed, one is added that covers exactly `inputs`.
     """
-
-    def __init__(self, min_severity=None, echo=False):
-        trt.ILogger.__init__(self)  # required: initialises the C++ side of the interface
-        self.min_severity = trt.ILogger.Severity.VERBOSE if min_severity is None else min_severity
-        self.echo = echo
-        self.messages = []  # [(severity, text)]
-
-    def log(self, severity, msg):
-        if int(severity) <= int(self.min_severity):
-            self.messages.append((severity, msg))
-            if self.echo:
-                print(f"[TRT] {severity.name}: {msg}")
-
-    def clear(self):
-        self.messages = []
-
-    def texts(self, severity):
-        return [m for s, m in self.messages if int(s) == int(severity)]
-
-
-SEVERITIES = ["VERBOSE", "INFO", "WARNING", "ERROR", "INTERNAL_ERROR"]  # most to least detailed
-
-
-def build_relu_network(builder, dynamic=False):
-    """y = ReLU(x); with dynamic=True the batch dimension is -1 (and needs an optimization profile)."""
+    logger = logger or trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    shape = (-1,) + SHAPE[1:] if dynamic else SHAPE
-    x = network.add_input(INPUT_NAME, trt.float32, shape)
-    relu = network.add_activation(x, trt.ActivationType.RELU)
-    relu.name = "ReLU"
-    relu.get_output(0).name = OUTPUT_NAME
-    network.mark_output(relu.get_output(0))
-    return network
-
-
-def show_builtin_logger():
-    print("=== 1. trt.Logger (the built-in logger)")
-    for name in SEVERITIES:
-        severity = getattr(trt.Logger, name)
-        print(f"trt.Logger.{name:15s} = {severity} (value {int(severity)})")
-    logger = trt.Logger(trt.Logger.WARNING)  # prints messages of severity WARNING or more severe
-    print(f"trt.Logger(trt.Logger.WARNING).min_severity = {logger.min_severity}")
-    logger.min_severity = trt.Logger.ERROR  # can be changed at any time
-    print(f"after logger.min_severity = trt.Logger.ERROR: {logger.min_severity}")
-    # trt.Logger prints itself (to the console, "[TRT] [E] ..."): a bad plan shows one ERROR message there
-    runtime = trt.Runtime(logger)
-    engine = runtime.deserialize_cuda_engine(b"this is not a TensorRT plan")
-    print(f"trt.Runtime(trt.Logger(ERROR)).deserialize_cuda_engine(garbage) returned {engine} "
-          "(the [TRT] lines just above were printed by trt.Logger itself)")
-
-
-def count_messages_per_threshold(logger):
-    print("\n=== 2./3. The same network built with a CollectingLogger at each threshold")
-    for name in SEVERITIES:
-        logger.min_severity = getattr(trt.ILogger.Severity, name)
-        logger.clear()
-        builder = trt.Builder(logger)
-        network = build_relu_network(builder)
-        config = builder.create_builder_config()
-        serialized = builder.build_serialized_network(network, config)
-        if serialized is None:
-            raise RuntimeError("building the ReLU network failed")
-        per_severity = {s: len(logger.texts(getattr(trt.ILogger.Severity, s))) for s in SEVERITIES}
-        print(f"min_severity = {name:15s}: {len(logger.messages):4d} messages kept  {per_severity}")
-        del builder, network, config
-    # one example message of each severity, from the last VERBOSE-level build
-    logger.min_severity = trt.ILogger.Severity.VERBOSE
-    logger.clear()
-    builder = trt.Builder(logger)
-    network = build_relu_network(builder)
     config = builder.create_builder_config()
+    keep_alive = build_network(builder, network, config, inputs)  # numpy weights must live until the build ends
+    if config.num_optimization_profiles == 0 and needs_profile(network):
+        profile = builder.create_optimization_profile()
+        for tensor in (network.get_input(i) for i in range(network.num_inputs)):
+            value = np.asarray(inputs[tensor.name])
+            if tensor.is_shape_tensor:  # the range of its values, not of its shape
+                profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
+            if -1 in tuple(tensor.shape) or not tensor.is_shape_tensor:  # static shapes too: a profile names all
+                profile.set_shape(tensor.name, *[value.shape] * 3)
+        config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
-    for name in SEVERITIES:
-        texts = logger.texts(getattr(trt.ILogger.Severity, name))
-        print(f"  e.g. {name:15s}: {texts[0][:110] if texts else '(none in this build)'}")
-    return serialized
+    del keep_alive
+    if serialized is None:
+        raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserialize_cuda_engine failed (see the TensorRT log above)")
+    return engine
 
 
-def show_failures(logger):
-    print("\n=== 4. Reading the errors of a failing build and of a failing deserialization")
-    logger.min_severity = trt.ILogger.Severity.WARNING
-    logger.clear()
-    builder = trt.Builder(logger)
-    network = build_relu_network(builder, dynamic=True)  # input [-1,3,4,5] ...
-    config = builder.create_builder_config()  # ... but no optimization profile is added to the config
-    serialized = builder.build_serialized_network(network, config)
-    errors = logger.texts(trt.ILogger.Severity.ERROR) + logger.texts(trt.ILogger.Severity.INTERNAL_ERROR)
-    print(f"build_serialized_network(dynamic input, no profile) returned {serialized}")
-    for text in errors:
-        print(f"  collected ERROR: {text}")
+class OutputAllocator(trt.IOutputAllocator):
+    """Device memory for an output whose shape is known only during enqueue (NonZero, NMS, ...)."""
 
-    logger.clear()
-    runtime = trt.Runtime(logger)
-    engine = runtime.deserialize_cuda_engine(b"this is not a TensorRT plan")
-    print(f"deserialize_cuda_engine(garbage) returned {engine}")
-    for _, text in logger.messages:
-        print(f"  collected: {text}")
-    return {
-        "failed_build_returned_none": np.array(serialized is None),
-        "failed_build_logged_an_error": np.array(len(errors) > 0),
-        "bad_plan_returned_none": np.array(engine is None),
-    }
+    def __init__(self):
+        trt.IOutputAllocator.__init__(self)
+        self.address, self.size, self.shape = 0, 0, None
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        if size > self.size:
+            if self.address:
+                check_cuda(cudart.cudaFree(self.address))
+            self.address, self.size = check_cuda(cudart.cudaMalloc(size)), size
+        return self.address
+
+    def notify_shape(self, tensor_name, shape):
+        self.shape = tuple(shape)
 
 
-def run_engine(engine, inputs):
-    """Run an engine once: inputs {name: array} -> outputs {name: array}."""
+def run_engine(engine, inputs, profile_index=0):
+    """Bind every I/O tensor by name, run once with execute_async_v3, return {output name: numpy array}."""
     context = engine.create_execution_context()
-    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            context.set_input_shape(name, inputs[name].shape)
-    host, device = {}, {}
-    for name in names:
-        dtype = trt.nptype(engine.get_tensor_dtype(name))
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-            host[name] = np.ascontiguousarray(inputs[name], dtype=dtype)
-        else:
-            host[name] = np.empty(tuple(context.get_tensor_shape(name)), dtype=dtype)
-        device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
-        context.set_tensor_address(name, device[name])
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
     stream = check_cuda(cudart.cudaStreamCreate())
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+    if profile_index:
+        context.set_optimization_profile_async(profile_index, int(stream))
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device, allocators = {}, {}, {}
+
+    def bind(name, shape):  # host array + its address for TensorRT: on the GPU, or in host memory (shape tensors)
+        if name not in host:
+            host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic dimensions need a run-time shape
+            context.set_input_shape(name, host[name].shape)
+        bind(name, host[name].shape)
+    for name in output_names:  # shapes are known once every input shape and shape-tensor value is set
+        shape = tuple(context.get_tensor_shape(name))
+        if -1 in shape:  # data-dependent: TensorRT asks the allocator for memory during enqueue
+            allocators[name] = OutputAllocator()
+            if not context.set_output_allocator(name, allocators[name]):
+                raise RuntimeError(f"set_output_allocator({name}) failed")
+        else:
+            bind(name, shape)
+    for name in input_names:
+        if name in device:
             check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
                                               cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
     if not context.execute_async_v3(int(stream)):
-        raise RuntimeError("execute_async_v3 failed")
-    outputs = {}
-    for name in names:
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.OUTPUT:
+        raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for name, allocator in allocators.items():  # the shape is known now
+        host[name] = np.empty(allocator.shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        device[name] = allocator.address
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
             check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
                                               cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
-            outputs[name] = host[name]
     check_cuda(cudart.cudaStreamSynchronize(stream))
-    for name in names:
-        check_cuda(cudart.cudaFree(device[name]))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
     check_cuda(cudart.cudaStreamDestroy(stream))
-    return outputs
+    return {name: host[name] for name in output_names}
+
+
+def check_outputs(outputs, expected):
+    """Compare each output with the reference: shape, dtype, then values (floats within the output's tolerance,
+    TOLERANCE[name] or TOLERANCE; integers and booleans exactly). Prints one `check result` line per output."""
+    passed = True
+    for name, want in expected.items():
+        got = outputs.get(name)
+        tolerance = TOLERANCE.get(name, {"rtol": TOLERANCE["rtol"], "atol": TOLERANCE["atol"]})
+        if got is None or got.shape != want.shape or got.dtype != want.dtype:
+            found = "missing" if got is None else f"{got.shape} {got.dtype}"
+            print(f"check result: False, {name}: got {found}, expected {want.shape} {want.dtype}")
+            passed = False
+            continue
+        if want.dtype.kind in "fc":
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            same = bool(np.allclose(got, want, equal_nan=True, **tolerance))
+            detail = f"max abs error = {error:.3e} (rtol={tolerance['rtol']}, atol={tolerance['atol']})"
+        else:
+            same = bool(np.array_equal(got, want))
+            detail = f"{int(np.sum(got != want))} of {want.size} elements differ (exact comparison)"
+        deviation = globals().get("KNOWN_DEVIATIONS", {}).get(name)
+        if deviation:  # the documented result is the reference; TensorRT 8.6.0 is known to give another
+            print(f"check result: {not same}, {name}: known deviation of TensorRT 8.6.0 still present: {not same},"
+                  f" {detail}\n  {deviation}")
+            if same:
+                print(f"  TensorRT now follows its documentation here: remove {name} from KNOWN_DEVIATIONS")
+            passed = passed and not same
+        else:
+            print(f"check result: {same}, {name}: {detail}")
+            passed = passed and same
+    return passed
 
 
 def main():
-    show_builtin_logger()
-    logger = CollectingLogger()
-    serialized = count_messages_per_threshold(logger)
-    failures = show_failures(logger)
-
-    print("\n=== Running the ReLU engine")
-    logger.min_severity = trt.ILogger.Severity.ERROR
-    logger.echo = True  # from now on print what is kept, like trt.Logger(trt.Logger.ERROR) would
-    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
-    if engine is None:
-        raise RuntimeError("deserializing the ReLU engine failed")
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
     inputs = make_inputs()
-    outputs = run_engine(engine, inputs)
+    for name, value in inputs.items():
+        print(f"input {name} {value.shape} {value.dtype}:\n{value}")
+    if "run_example" in globals():
+        outputs = run_example(inputs)
+    else:
+        outputs = run_engine(build_engine(build_network, inputs), inputs)
     expected = reference(inputs)
-
-    passed = True
-    err = float(np.max(np.abs(outputs[OUTPUT_NAME] - expected[OUTPUT_NAME])))
-    ok = bool(np.allclose(outputs[OUTPUT_NAME], expected[OUTPUT_NAME], **TOLERANCE))
-    print(f"check result: {ok}, max abs error = {err:.3e}")
-    passed &= ok
-    for key, value in failures.items():
-        ok = bool(value == expected[key])
-        print(f"check result: {ok}, {key} = {bool(value)} (expected {bool(expected[key])})")
-        passed &= ok
-    outputs.update(failures)
-    np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **outputs)
+    for name in expected:
+        if name in outputs:
+            print(f"output {name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
+    passed = check_outputs(outputs, expected)
+    stem = os.path.splitext(os.path.basename(__file__))[0]
+    np.savez(f"{stem}.output.npz", **{name: outputs[name] for name in expected if name in outputs})
     return passed
 
 

@@ -29,7 +29,7 @@ def build_network(builder, network, config, inputs):
     constant = network.add_constant(WEIGHTS.shape, trt.Weights(WEIGHTS))
     quantized = constant.get_output(0)
     quantized.dtype = trt.int8
-    quantized.dynamic_range = (-127 * float(SCALE), 127 * float(SCALE))
+    quantized.dynamic_range = [-127 * float(SCALE), 127 * float(SCALE)]
     print(f"layer.weights.dtype = {constant.weights.dtype}, output dtype = {quantized.dtype}, "
           f"dynamic_range = {quantized.dynamic_range}")
     scale = network.add_constant((), trt.Weights(SCALE)).get_output(0)
@@ -91,7 +91,7 @@ def build_engine(build_network, inputs, logger=None):
             value = np.asarray(inputs[tensor.name])
             if tensor.is_shape_tensor:  # the range of its values, not of its shape
                 profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
-            if -1 in tuple(tensor.shape):
+            if -1 in tuple(tensor.shape) or not tensor.is_shape_tensor:  # static shapes too: a profile names all
                 profile.set_shape(tensor.name, *[value.shape] * 3)
         config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)

@@ -85,7 +85,7 @@ def build_engine(build_network, inputs, logger=None):
             value = np.asarray(inputs[tensor.name])
             if tensor.is_shape_tensor:  # the range of its values, not of its shape
                 profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
-            if -1 in tuple(tensor.shape):
+            if -1 in tuple(tensor.shape) or not tensor.is_shape_tensor:  # static shapes too: a profile names all
                 profile.set_shape(tensor.name, *[value.shape] * 3)
         config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
