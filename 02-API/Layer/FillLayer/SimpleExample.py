@@ -3,7 +3,7 @@
 
 network.add_fill((6,), trt.FillOperation.LINSPACE) with alpha = start = 1.0 and beta = delta = 0.5:
 output[i] = alpha + i * beta. The network has no input: the values come from the layer's parameters.
-A static LINSPACE fill must be 1-D (DynamicLinspace.py makes an N-D one).
+With scalar alpha and beta a LINSPACE fill is 1-D (RunTimeStartDelta.py and DynamicLinspace.py make N-D ones).
 """
 import os
 import sys
