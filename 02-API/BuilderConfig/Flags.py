@@ -51,8 +51,6 @@ FLAG_NOTES = {
 }
 
 
-
-
 class CollectingLogger(trt.ILogger):
     """Keeps TensorRT's warnings and errors (see 02-API/Logger)."""
 
@@ -121,9 +119,6 @@ def show_defaults(builder):
     print("  after set_flag(STRICT_TYPES): get_flag(STRICT_TYPES) = "
           f"{config.get_flag(trt.BuilderFlag.STRICT_TYPES)}, get_flag(PREFER_PRECISION_CONSTRAINTS) = "
           f"{config.get_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)}")
-
-
-
 
 
 def run_example(inputs):
