@@ -63,16 +63,18 @@ def run_example(inputs):
 
 
 def reads_int8(engine, name):
-    """True when an engine layer made from the network layer `name` (not a reformat) reads INT8 data."""
+    """True when an engine layer made from the network layer `name` (not a reformat) reads INT8 data or runs an
+    INT8 kernel ("i8i8" in its tactic name), according to the engine inspector."""
     context = engine.create_execution_context()
     inspector = engine.create_engine_inspector()
     inspector.execution_context = context  # shapes are static here; with dynamic shapes this gives concrete ones
     found = False
     for layer in json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))["Layers"]:
         formats = [tensor.get("Format/Datatype", "") for tensor in layer.get("Inputs", [])]
-        print(f"engine layer {layer.get('Name')!r} ({layer.get('LayerType')}): input formats {formats}")
+        tactic = layer.get("TacticName", "")
+        print(f"engine layer {layer.get('Name')!r} ({layer.get('LayerType')}): input formats {formats}, tactic {tactic}")
         if name in layer.get("Name", "") and layer.get("LayerType") != "Reformat":
-            found = found or any("Int8" in f for f in formats)
+            found = found or any("int8" in f.lower() for f in formats) or "i8i8" in tactic
     return found
 
 
