@@ -6,7 +6,7 @@ warns only that kUINT8 is not supported, while the IConstantLayer class note say
 boolean types"; NVIDIA's 8.6 cookbook builds a BOOL constant (its output dtype set to trt.bool). This script builds
 one and prints what TensorRT 8.6.0 does: the mask is marked as an output (dtype trt.bool) and drives a Select,
 where(mask, x, -x). The control is the older way, an int32 constant cast to bool, which gives the same outputs.
-If the BOOL build is refused, build_engine raises after TensorRT's errors are printed and the script fails.
+If TensorRT refuses the BOOL constant, the script prints TensorRT's errors and fails.
 """
 import os
 import sys
@@ -38,6 +38,8 @@ class PrintingLogger(trt.ILogger):
 
 def bool_weights(builder, network, config, inputs):
     layer = network.add_constant(MASK.shape, trt.Weights(MASK))
+    if layer is None:
+        raise RuntimeError("add_constant returned None for BOOL weights (see TensorRT's errors above)")
     print(f"BOOL weights: layer.weights.dtype = {layer.weights.dtype}, output dtype = {layer.get_output(0).dtype}")
     mask_and_select(network, layer.get_output(0), "bool_weights")
 
