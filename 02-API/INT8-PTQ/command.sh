@@ -1,14 +1,16 @@
 #!/bin/bash
 # requires: make nvcc trt_root
-# timeout: 600
+# timeout: 900
 # Run from anywhere: bash 02-API/INT8-PTQ/command.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 rm -f ./*.cache  # start without calibration caches: the first build of each calibrator calibrates
 
-echo "=== Python: FP32, then each calibrator twice (calibrate + write the cache, then read the cache)"
+echo "=== Python: IInt8EntropyCalibrator2, calibrate + write the cache, then build again from the cache"
 python3 main.py
+echo "=== Python: an FP32 engine (the control), IInt8MinMaxCalibrator and IInt8LegacyCalibrator"
+python3 Calibrators.py
 
-echo "=== C++: IInt8EntropyCalibrator2 with a cache, the same network and data"
+echo "=== C++: main.py with the C++ API, on the same network and data"
 make
 ./main.exe

@@ -1,25 +1,17 @@
 #!/usr/bin/env python3
-"""02-API/INT8-PTQ: post-training quantization (PTQ) with the INT8 calibrators, and the calibration cache.
+"""02-API/INT8-PTQ: post-training quantization (PTQ) with an INT8 calibrator, and the calibration cache.
 
-INT8 needs a scale for every tensor. With config.set_flag(trt.BuilderFlag.INT8) and
-config.int8_calibrator = ..., the builder runs the FP32 network on calibration batches that the calibrator
-hands over, and derives the scales from the activations it sees. The calibrator classes differ in how:
-    trt.IInt8EntropyCalibrator2   minimises the information lost by clipping (the usual choice, needed for DLA)
-    trt.IInt8MinMaxCalibrator     uses the largest absolute value seen (no clipping)
-    trt.IInt8LegacyCalibrator     percentile / regression of histograms, tuned by get_quantile() and
-                                  get_regression_cutoff()
-    (trt.IInt8Calibrator is the common base; trt.IInt8EntropyCalibrator is the older entropy version)
-Every calibrator implements get_batch_size(), get_batch(names) -> [device pointer per input] or None when the
-data is exhausted, read_calibration_cache() -> bytes or None, write_calibration_cache(cache).
-The first build of each calibrator calibrates and writes its cache; a second build with a fresh calibrator reads
-the cache back and skips calibration (get_batch is never called).
-
-The network: conv 3x3 (8) -> ReLU -> conv 3x3 (16) -> ReLU -> max pool 2x2 -> flatten -> matmul (10), on 8x8
-single-channel images. Weights and images come from formulas that main.cpp computes identically, so that the C++
-version (main.cpp) builds the same network on the same data. The INT8 outputs are compared with the FP32 numpy
-reference with a wide tolerance (see TOLERANCE).
+INT8 needs a scale for every tensor. With config.set_flag(trt.BuilderFlag.INT8) and config.int8_calibrator = ...,
+the builder runs the FP32 network on calibration batches that the calibrator hands over, derives the scales from
+the activations it sees, and then may choose INT8 kernels. trt.IInt8EntropyCalibrator2 (the usual choice) picks
+the scales that lose the least information; Calibrators.py shows the MinMax and legacy calibrators.
+run_example() builds twice with the run block's build_engine() (calibration.network_with sets the flag and the
+calibrator): the first build calibrates and writes main-entropy2.cache; the second, with a fresh calibrator,
+reads the cache back and skips calibration (get_batch is never called). Checked: the cache was reused, every
+convolution of both engines ran in INT8 (the engine inspector, DETAILED, with an execution context), and the INT8
+output of the second engine matches the FP32 numpy reference within a wide tolerance. main.cpp does the same in
+C++, on the same network and data (calibration.py).
 """
-import json
 import os
 import sys
 import time
@@ -32,64 +24,56 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-INPUT_NAME = "inputT0"
-OUTPUT_NAME = "outputT0"
-H = W = 8
-C1, C2, N_CLASSES = 8, 16, 10
-N_CALIBRATION = 200  # calibration images 0..199, in batches of CALIBRATION_BATCH
-CALIBRATION_BATCH = 50
-TEST_START, N_TEST = 1000, 8  # the images we run: 1000..1007
-# INT8 against the FP32 reference: the outputs lie within about +-2; INT8 rounds every activation to 1/127 of
-# its calibrated range, and the entropy / legacy calibrators may also clip the largest activations. A numpy
-# simulation of per-tensor INT8 activations and per-channel INT8 weights gives errors of 0.03 (no clipping) to
-# 0.2 (clipping at 60 % of the range), hence about 10 % of the output range.
+from calibration import (BATCH, TEST_START, EntropyCalibrator2, convolutions_in_int8, fp32_forward, make_images,
+                         network_with)
+
+# INT8 against the FP32 reference (outputs within 0..1.1): a numpy simulation of per-tensor INT8 activations and
+# per-channel INT8 weights gives errors of 0.004 without clipping, 0.02 to 0.25 when a calibrator clips every
+# activation at 80 % to 50 % of its range; this tolerance admits these, and fails clipping at 40 % (0.38).
 TOLERANCE = {"rtol": 0.1, "atol": 0.15}
+CACHE_FILE = "main-entropy2.cache"
 
 
-def make_images(start, count):
-    """Image n, pixel (h, w) = sin(0.37n + 0.71h) cos(0.29n + 0.53w) + 0.25 sin(0.11n + 0.13hw), as float32."""
-    n = np.arange(start, start + count, dtype=np.float64)[:, None, None]
-    h = np.arange(H, dtype=np.float64)[None, :, None]
-    w = np.arange(W, dtype=np.float64)[None, None, :]
-    v = np.sin(0.37 * n + 0.71 * h) * np.cos(0.29 * n + 0.53 * w) + 0.25 * np.sin(0.11 * n + 0.13 * h * w)
-    return v.astype(np.float32)[:, None, :, :]  # [count, 1, H, W]
-
-
-def chirp(shape, scale, a, b, c):
-    """Element k (row-major) = scale * sin(a k^2 + b k + c), as float32: easy to compute the same way in C++."""
-    k = np.arange(int(np.prod(shape)), dtype=np.float64)
-    return (scale * np.sin(a * k * k + b * k + c)).astype(np.float32).reshape(shape)
-
-
-def make_weights():
-    return {"conv1_w": chirp((C1, 1, 3, 3), 0.6, 0.37, 1.1, 0.5), "conv1_b": chirp((C1,), 0.05, 0.37, 0.7, 1.0),
-            "conv2_w": chirp((C2, C1, 3, 3), 0.2, 0.37, 0.9, 0.2), "conv2_b": chirp((C2,), 0.05, 0.37, 1.1, 2.0),
-            "fc_w": chirp((C2 * (H // 2) * (W // 2), N_CLASSES), 0.15, 0.37, 0.61, 1.0)}
+def run_example(inputs):
+    calibrators, int8 = [], []
+    for attempt in ("calibrate", "from the cache"):
+        print(f"\n=== INT8, IInt8EntropyCalibrator2, {attempt}")
+        calibrator = EntropyCalibrator2(CACHE_FILE)  # a fresh one each time: nothing is kept but the cache file
+        print(f"  calibrator.get_algorithm() = {calibrator.get_algorithm()}, "
+              f"get_batch_size() = {calibrator.get_batch_size()}")
+        start = time.perf_counter()
+        engine = build_engine(network_with(calibrator), inputs)
+        calibrator.release()
+        print(f"  build {time.perf_counter() - start:.2f} s; get_batch was called {calibrator.get_batch_calls} "
+              f"times; read_calibration_cache returned {calibrator.cache_bytes_read} bytes (None: no cache)")
+        if attempt == "calibrate":
+            calibrator.print_cache()
+        calibrators.append(calibrator)
+        int8 += convolutions_in_int8(engine)
+    first, second = calibrators
+    return {"outputT0": run_engine(engine, inputs)["outputT0"],
+            "int8_convolutions": np.array(all(value is True for value in int8)),
+            "cache_reused": np.array(first.get_batch_calls > 0 and os.path.isfile(CACHE_FILE)
+                                     and second.cache_bytes_read is not None and second.get_batch_calls == 0)}
 
 
 def make_inputs():
-    return {INPUT_NAME: make_images(TEST_START, N_TEST)}
-
-
-def conv3x3(x, w, b):
-    n, _, h, wd = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    y = np.zeros((n, w.shape[0], h, wd))
-    for i in range(3):
-        for j in range(3):
-            y += np.einsum("nchw,kc->nkhw", xp[:, :, i:i + h, j:j + wd], w[:, :, i, j])
-    return y + b[None, :, None, None]
+    return {"inputT0": make_images(TEST_START, BATCH)}
 
 
 def reference(inputs):
-    """The FP32 network in float64."""
-    w = {k: v.astype(np.float64) for k, v in make_weights().items()}
-    x = inputs[INPUT_NAME].astype(np.float64)
-    y = np.maximum(conv3x3(x, w["conv1_w"], w["conv1_b"]), 0)
-    y = np.maximum(conv3x3(y, w["conv2_w"], w["conv2_b"]), 0)
-    n = y.shape[0]
-    y = y.reshape(n, C2, H // 2, 2, W // 2, 2).max(axis=(3, 5)).reshape(n, -1)
-    return {OUTPUT_NAME: (y @ w["fc_w"]).astype(np.float32)}
+    """The FP32 network in float64; INT8 took effect in every convolution; the second build used the cache."""
+    return {"outputT0": fp32_forward(inputs["inputT0"]), "int8_convolutions": np.array(True),
+            "cache_reused": np.array(True)}
+
+
+# ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
+# What sits above this line is the lesson. What follows builds, runs and checks, the same way in every script:
+# `python3 tests/sync_blocks.py --write` rewrites every copy from tests/run_block.py, and a CPU test fails when
+# a copy drifts. A script defines make_inputs(), reference(inputs), TOLERANCE and either
+# build_network(builder, network, config, inputs) or, when its topic needs several builds or an expected
+# failure, run_example(inputs) -> {output name: numpy array}. KNOWN_DEVIATIONS (optional) names outputs where
+# TensorRT 8.6.0 is known to differ from its documentation: their check passes while the difference persists.
 
 
 def check_cuda(result):
@@ -102,226 +86,165 @@ def check_cuda(result):
     return values[0] if len(values) == 1 else values
 
 
-class CalibrationData:
-    """What every calibrator below shares: the batches, one device buffer, the cache file, and counters.
-
-    It is a plain Python class mixed into each calibrator; TensorRT calls these methods by name."""
-
-    def __init__(self, cache_file):
-        self.cache_file = cache_file
-        self.images = make_images(0, N_CALIBRATION)
-        self.next_batch = 0
-        self.batch_bytes = CALIBRATION_BATCH * self.images[0].nbytes
-        self.device_input = check_cuda(cudart.cudaMalloc(self.batch_bytes))
-        self.get_batch_calls = 0
-        self.cache_bytes_read = None  # None: read_calibration_cache found no cache
-
-    def get_batch_size(self):  # the number of images in each batch
-        return CALIBRATION_BATCH
-
-    def get_batch(self, names):  # names: the network input names, here [INPUT_NAME]
-        self.get_batch_calls += 1
-        start = self.next_batch * CALIBRATION_BATCH
-        if start + CALIBRATION_BATCH > N_CALIBRATION:
-            return None  # no more data: calibration ends
-        batch = np.ascontiguousarray(self.images[start:start + CALIBRATION_BATCH])
-        check_cuda(cudart.cudaMemcpy(self.device_input, batch.ctypes.data, self.batch_bytes,
-                                     cudart.cudaMemcpyKind.cudaMemcpyHostToDevice))
-        self.next_batch += 1
-        return [int(self.device_input)]  # one device pointer per name
-
-    def read_calibration_cache(self):
-        if os.path.isfile(self.cache_file):
-            with open(self.cache_file, "rb") as f:
-                cache = f.read()
-            self.cache_bytes_read = len(cache)
-            print(f"  read_calibration_cache: {len(cache)} bytes from {self.cache_file}: calibration is skipped")
-            return cache
-        print(f"  read_calibration_cache: no {self.cache_file}, returning None: TensorRT calibrates")
-        return None
-
-    def write_calibration_cache(self, cache):
-        with open(self.cache_file, "wb") as f:
-            f.write(cache)
-        print(f"  write_calibration_cache: {len(cache)} bytes to {self.cache_file}")
-
-    def release(self):
-        check_cuda(cudart.cudaFree(self.device_input))
+def needs_profile(network):
+    """TensorRT needs an optimization profile for dynamic input shapes and shape-tensor inputs; 8.6.0 also
+    refuses to create an execution context for an output whose shape depends on data without one."""
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    return any(t.is_shape_tensor or -1 in tuple(t.shape) for t in inputs) or any(-1 in tuple(t.shape) for t in outputs)
 
 
-class EntropyCalibrator2(CalibrationData, trt.IInt8EntropyCalibrator2):
-    def __init__(self, cache_file):
-        trt.IInt8EntropyCalibrator2.__init__(self)  # the TensorRT base class must be initialised explicitly
-        CalibrationData.__init__(self, cache_file)
+def build_engine(build_network, inputs, logger=None):
+    """Builder, network and config; build_network() adds the layers; build, then deserialize the plan.
 
-
-class MinMaxCalibrator(CalibrationData, trt.IInt8MinMaxCalibrator):
-    def __init__(self, cache_file):
-        trt.IInt8MinMaxCalibrator.__init__(self)
-        CalibrationData.__init__(self, cache_file)
-
-
-class LegacyCalibrator(CalibrationData, trt.IInt8LegacyCalibrator):
-    """The legacy calibrator also needs its two parameters and a (here unused) histogram cache."""
-
-    def __init__(self, cache_file):
-        trt.IInt8LegacyCalibrator.__init__(self)
-        CalibrationData.__init__(self, cache_file)
-
-    def get_quantile(self):  # quantile of the histogram used as the range when the quantile method is used
-        return 0.9999
-
-    def get_regression_cutoff(self):  # fraction of the maximum used as the cutoff of the regression
-        return 1.0
-
-    def read_histogram_cache(self, length):
-        return None  # no histogram cache: TensorRT computes the histograms
-
-    def write_histogram_cache(self, ptr, length):
-        print(f"  write_histogram_cache: {length} bytes offered (not kept)")
-
-
-def build(logger, calibrator=None):
+    Without a profile from build_network() where one is needed, one is added that covers exactly `inputs`.
+    """
+    logger = logger or trt.Logger(trt.Logger.ERROR)
     builder = trt.Builder(logger)
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    profile = builder.create_optimization_profile()
     config = builder.create_builder_config()
-    config.clear_flag(trt.BuilderFlag.TF32)
-    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # the inspector then shows each layer's types
-    w = make_weights()
-
-    x = network.add_input(INPUT_NAME, trt.float32, (-1, 1, H, W))
-    profile.set_shape(INPUT_NAME, (1, 1, H, W), (CALIBRATION_BATCH, 1, H, W), (CALIBRATION_BATCH, 1, H, W))
-    config.add_optimization_profile(profile)
-    if calibrator is not None:
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.int8_calibrator = calibrator
-        config.set_calibration_profile(profile)  # calibration batches have the profile's opt shape
-        # ask for INT8 in the layers that have weights, but let TensorRT fall back where it has no INT8 kernel
-        config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
-
-    conv1 = network.add_convolution_nd(x, C1, (3, 3), w["conv1_w"], w["conv1_b"])
-    conv1.padding_nd = (1, 1)
-    conv1.name = "Conv1"
-    relu1 = network.add_activation(conv1.get_output(0), trt.ActivationType.RELU)
-    relu1.name = "ReLU1"
-    conv2 = network.add_convolution_nd(relu1.get_output(0), C2, (3, 3), w["conv2_w"], w["conv2_b"])
-    conv2.padding_nd = (1, 1)
-    conv2.name = "Conv2"
-    relu2 = network.add_activation(conv2.get_output(0), trt.ActivationType.RELU)
-    relu2.name = "ReLU2"
-    pool = network.add_pooling_nd(relu2.get_output(0), trt.PoolingType.MAX, (2, 2))
-    pool.stride_nd = (2, 2)
-    pool.name = "MaxPool"
-    flatten = network.add_shuffle(pool.get_output(0))
-    flatten.reshape_dims = (-1, C2 * (H // 2) * (W // 2))
-    flatten.name = "Flatten"
-    fc_w = network.add_constant(w["fc_w"].shape, w["fc_w"])
-    fc_w.name = "FCWeight"
-    fc = network.add_matrix_multiply(flatten.get_output(0), trt.MatrixOperation.NONE, fc_w.get_output(0),
-                                     trt.MatrixOperation.NONE)
-    fc.name = "FC"
-    if calibrator is not None:
-        for layer in (conv1, conv2, fc):
-            layer.precision = trt.int8
-    fc.get_output(0).name = OUTPUT_NAME
-    network.mark_output(fc.get_output(0))
-
-    start = time.perf_counter()
-    plan = builder.build_serialized_network(network, config)
-    seconds = time.perf_counter() - start
-    if plan is None:
-        raise RuntimeError("building the engine failed")
-    return plan, seconds
+    keep_alive = build_network(builder, network, config, inputs)  # numpy weights must live until the build ends
+    if config.num_optimization_profiles == 0 and needs_profile(network):
+        profile = builder.create_optimization_profile()
+        for tensor in (network.get_input(i) for i in range(network.num_inputs)):
+            value = np.asarray(inputs[tensor.name])
+            if tensor.is_shape_tensor:  # the range of its values, not of its shape
+                profile.set_shape_input(tensor.name, *[tuple(int(v) for v in value.ravel())] * 3)
+            if -1 in tuple(tensor.shape) or not tensor.is_shape_tensor:  # static shapes too: a profile names all
+                profile.set_shape(tensor.name, *[value.shape] * 3)
+        config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    del keep_alive
+    if serialized is None:
+        raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    if engine is None:
+        raise RuntimeError("deserialize_cuda_engine failed (see the TensorRT log above)")
+    return engine
 
 
-def layer_types(engine):
-    """'layer: output type' for every engine layer, from the DETAILED inspector information."""
-    info = json.loads(engine.create_engine_inspector().get_engine_information(trt.LayerInformationFormat.JSON))
-    lines = []
-    for layer in info.get("Layers", []):
-        if isinstance(layer, dict):
-            outputs = layer.get("Outputs") or [{}]
-            lines.append(f"{layer.get('Name', '?')[:50]}: {outputs[0].get('Format/Datatype', '?')}")
-    return lines
+class OutputAllocator(trt.IOutputAllocator):
+    """Device memory for an output whose shape is known only during enqueue (NonZero, NMS, ...)."""
+
+    def __init__(self):
+        trt.IOutputAllocator.__init__(self)
+        self.address, self.size, self.shape = 0, 0, None
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        if size > self.size:
+            if self.address:
+                check_cuda(cudart.cudaFree(self.address))
+            self.address, self.size = check_cuda(cudart.cudaMalloc(size)), size
+        return self.address
+
+    def notify_shape(self, tensor_name, shape):
+        self.shape = tuple(shape)
 
 
-def infer(engine, x):
+def run_engine(engine, inputs, profile_index=0):
+    """Bind every I/O tensor by name, run once with execute_async_v3, return {output name: numpy array}."""
     context = engine.create_execution_context()
-    context.set_input_shape(INPUT_NAME, x.shape)
-    out = np.empty(tuple(context.get_tensor_shape(OUTPUT_NAME)), dtype=np.float32)
-    d_in = check_cuda(cudart.cudaMalloc(x.nbytes))
-    d_out = check_cuda(cudart.cudaMalloc(out.nbytes))
-    context.set_tensor_address(INPUT_NAME, d_in)
-    context.set_tensor_address(OUTPUT_NAME, d_out)
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
     stream = check_cuda(cudart.cudaStreamCreate())
-    check_cuda(cudart.cudaMemcpyAsync(d_in, x.ctypes.data, x.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice,
-                                      stream))
+    if profile_index:
+        context.set_optimization_profile_async(profile_index, int(stream))
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    host, device, allocators = {}, {}, {}
+
+    def bind(name, shape):  # host array + its address for TensorRT: on the GPU, or in host memory (shape tensors)
+        if name not in host:
+            host[name] = np.empty(shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if engine.get_tensor_location(name) == trt.TensorLocation.HOST:
+            context.set_tensor_address(name, host[name].ctypes.data)
+        else:
+            device[name] = check_cuda(cudart.cudaMalloc(max(host[name].nbytes, 1)))
+            context.set_tensor_address(name, device[name])
+
+    for name in input_names:
+        host[name] = np.ascontiguousarray(inputs[name], dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        if -1 in tuple(engine.get_tensor_shape(name)):  # only dynamic dimensions need a run-time shape
+            context.set_input_shape(name, host[name].shape)
+        bind(name, host[name].shape)
+    for name in output_names:  # shapes are known once every input shape and shape-tensor value is set
+        shape = tuple(context.get_tensor_shape(name))
+        if -1 in shape:  # data-dependent: TensorRT asks the allocator for memory during enqueue
+            allocators[name] = OutputAllocator()
+            if not context.set_output_allocator(name, allocators[name]):
+                raise RuntimeError(f"set_output_allocator({name}) failed")
+        else:
+            bind(name, shape)
+    for name in input_names:
+        if name in device:
+            check_cuda(cudart.cudaMemcpyAsync(device[name], host[name].ctypes.data, host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, stream))
     if not context.execute_async_v3(int(stream)):
-        raise RuntimeError("execute_async_v3 failed")
-    check_cuda(cudart.cudaMemcpyAsync(out.ctypes.data, d_out, out.nbytes,
-                                      cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+        raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
     check_cuda(cudart.cudaStreamSynchronize(stream))
+    for name, allocator in allocators.items():  # the shape is known now
+        host[name] = np.empty(allocator.shape, dtype=trt.nptype(engine.get_tensor_dtype(name)))
+        device[name] = allocator.address
+    for name in output_names:
+        if name in device and host[name].nbytes > 0:
+            check_cuda(cudart.cudaMemcpyAsync(host[name].ctypes.data, device[name], host[name].nbytes,
+                                              cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream))
+    check_cuda(cudart.cudaStreamSynchronize(stream))
+    for pointer in device.values():
+        check_cuda(cudart.cudaFree(pointer))
     check_cuda(cudart.cudaStreamDestroy(stream))
-    check_cuda(cudart.cudaFree(d_in))
-    check_cuda(cudart.cudaFree(d_out))
-    return out
+    return {name: host[name] for name in output_names}
+
+
+def check_outputs(outputs, expected):
+    """Compare each output with the reference: shape, dtype, then values (floats within the output's tolerance,
+    TOLERANCE[name] or TOLERANCE; integers and booleans exactly). Prints one `check result` line per output."""
+    passed = True
+    for name, want in expected.items():
+        got = outputs.get(name)
+        tolerance = TOLERANCE.get(name, {"rtol": TOLERANCE["rtol"], "atol": TOLERANCE["atol"]})
+        if got is None or got.shape != want.shape or got.dtype != want.dtype:
+            found = "missing" if got is None else f"{got.shape} {got.dtype}"
+            print(f"check result: False, {name}: got {found}, expected {want.shape} {want.dtype}")
+            passed = False
+            continue
+        if want.dtype.kind in "fc":
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            same = bool(np.allclose(got, want, equal_nan=True, **tolerance))
+            detail = f"max abs error = {error:.3e} (rtol={tolerance['rtol']}, atol={tolerance['atol']})"
+        else:
+            same = bool(np.array_equal(got, want))
+            detail = f"{int(np.sum(got != want))} of {want.size} elements differ (exact comparison)"
+        deviation = globals().get("KNOWN_DEVIATIONS", {}).get(name)
+        if deviation:  # the documented result is the reference; TensorRT 8.6.0 is known to give another
+            print(f"check result: {not same}, {name}: known deviation of TensorRT 8.6.0 still present: {not same},"
+                  f" {detail}\n  {deviation}")
+            if same:
+                print(f"  TensorRT now follows its documentation here: remove {name} from KNOWN_DEVIATIONS")
+            passed = passed and not same
+        else:
+            print(f"check result: {same}, {name}: {detail}")
+            passed = passed and same
+    return passed
 
 
 def main():
-    logger = trt.Logger(trt.Logger.ERROR)
-    runtime = trt.Runtime(logger)
+    np.set_printoptions(precision=4, linewidth=120, suppress=True)
     inputs = make_inputs()
-    expected = reference(inputs)[OUTPUT_NAME]
+    for name, value in inputs.items():
+        print(f"input {name} {value.shape} {value.dtype}:\n{value}")
+    if "run_example" in globals():
+        outputs = run_example(inputs)
+    else:
+        outputs = run_engine(build_engine(build_network, inputs), inputs)
+    expected = reference(inputs)
+    for name in expected:
+        if name in outputs:
+            print(f"output {name} {outputs[name].shape} {outputs[name].dtype}:\n{outputs[name]}")
+    passed = check_outputs(outputs, expected)
     stem = os.path.splitext(os.path.basename(__file__))[0]
-    passed = True
-
-    def evaluate(tag, plan):
-        nonlocal passed
-        engine = runtime.deserialize_cuda_engine(plan)
-        if engine is None:
-            raise RuntimeError("deserializing the engine failed")
-        for line in layer_types(engine):
-            print(f"  layer {line}")
-        out = infer(engine, inputs[INPUT_NAME])
-        max_error = float(np.max(np.abs(out - expected)))
-        ok = bool(np.allclose(out, expected, **TOLERANCE))
-        agree = int(np.sum(out.argmax(axis=1) == expected.argmax(axis=1)))
-        print(f"check result: {ok}, max abs error = {max_error:.3e} against FP32 numpy "
-              f"(largest output {np.abs(expected).max():.3f}; same argmax in {agree} of {N_TEST} images)")
-        passed = passed and ok
-        np.savez(f"{stem}.{tag}.output.npz", **{OUTPUT_NAME: out})
-        return out
-
-    print("=== FP32 engine, for comparison")
-    plan, seconds = build(logger)
-    print(f"build {seconds:.2f} s, engine {plan.nbytes} bytes")
-    evaluate("fp32", plan)
-
-    for tag, calibrator_class in (("entropy2", EntropyCalibrator2), ("minmax", MinMaxCalibrator),
-                                  ("legacy", LegacyCalibrator)):
-        cache_file = f"{stem}-{tag}.cache"
-        for attempt in ("calibrate", "from cache"):
-            print(f"\n=== INT8, {calibrator_class.__name__} (base {calibrator_class.__mro__[2].__name__}), {attempt}")
-            calibrator = calibrator_class(cache_file)
-            print(f"  calibrator.get_algorithm() = {calibrator.get_algorithm()}, "
-                  f"get_batch_size() = {calibrator.get_batch_size()}")
-            plan, seconds = build(logger, calibrator)
-            print(f"build {seconds:.2f} s, engine {plan.nbytes} bytes; get_batch was called "
-                  f"{calibrator.get_batch_calls} times; read_calibration_cache returned "
-                  f"{'None' if calibrator.cache_bytes_read is None else f'{calibrator.cache_bytes_read} bytes'}")
-            if attempt == "calibrate":
-                with open(cache_file, "rb") as f:
-                    lines = f.read().decode(errors="replace").splitlines()
-                print(f"  {cache_file} ({len(lines)} lines: a header, then 'tensor: scale as hex float32'):")
-                for line in lines[:4]:
-                    print(f"    {line}")
-            else:
-                ok = calibrator.cache_bytes_read is not None and calibrator.get_batch_calls == 0
-                print(f"check result: {ok}, the second build read the cache and did not calibrate")
-                passed = passed and ok
-            calibrator.release()
-            evaluate(f"{tag}_{'calibrated' if attempt == 'calibrate' else 'cached'}", plan)
+    np.savez(f"{stem}.output.npz", **{name: outputs[name] for name in expected if name in outputs})
     return passed
 
 
