@@ -99,7 +99,8 @@ def main():
 
     inputs = make_inputs()
     context = engine.create_execution_context()
-    context.set_input_shape(INPUT_NAME, inputs[INPUT_NAME].shape)  # required with dynamic shapes
+    if not context.set_input_shape(INPUT_NAME, inputs[INPUT_NAME].shape):  # required with dynamic shapes
+        raise RuntimeError(f"set_input_shape{inputs[INPUT_NAME].shape} failed: outside the optimization profile?")
 
     tensor_names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     host, device = {}, {}
@@ -130,10 +131,13 @@ def main():
     print(f"{INPUT_NAME}:\n{host[INPUT_NAME]}")
     print(f"{OUTPUT_NAME}:\n{host[OUTPUT_NAME]}")
 
-    expected = reference(inputs)[OUTPUT_NAME]
-    max_error = float(np.max(np.abs(host[OUTPUT_NAME] - expected)))
-    passed = bool(np.allclose(host[OUTPUT_NAME], expected, **TOLERANCE))
-    print(f"check result: {passed}, max abs error = {max_error:.3e}")
+    expected, output = reference(inputs)[OUTPUT_NAME], host[OUTPUT_NAME]
+    if output.shape != expected.shape or output.dtype != expected.dtype:  # shape and dtype first, then values
+        passed = False
+        print(f"check result: False, got {output.shape} {output.dtype}, expected {expected.shape} {expected.dtype}")
+    else:
+        passed = bool(np.allclose(output, expected, **TOLERANCE))
+        print(f"check result: {passed}, max abs error = {float(np.max(np.abs(output - expected))):.3e}")
     np.savez(os.path.splitext(os.path.basename(__file__))[0] + ".output.npz", **{OUTPUT_NAME: host[OUTPUT_NAME]})
 
     for name in tensor_names:

@@ -59,7 +59,8 @@ def build_network(builder, network, config, inputs, level=3):
 
 def run_example(inputs):
     logger = trt.Logger(trt.Logger.ERROR)
-    print(f"default builder_optimization_level = {trt.Builder(logger).create_builder_config().builder_optimization_level}")
+    builder = trt.Builder(logger)
+    print(f"default builder_optimization_level = {builder.create_builder_config().builder_optimization_level}")
     outputs = {}
     for level in LEVELS:
         start = time.perf_counter()

@@ -84,7 +84,8 @@ def run_example(inputs):
         print(f"=== {'INT8 allowed' if int8 else 'FP32 (TF32 cleared)'}: {engine.num_layers} engine layers")
         layers = engine_layers(engine)
         print_layers(layers)
-        conv_in_int8 = [layer["Name"] for layer in computing(layers, "Conv") if input_format_names(layer, INT8_FORMATS)]
+        conv_in_int8 = [layer["Name"] for layer in computing(layers, "Conv")
+                        if input_format_names(layer, INT8_FORMATS)]
         print(f"  engine layers computing Conv that read Int8: {conv_in_int8 or 'none'}")
         result = run_engine(engine, inputs)["outputT0"]
         if int8:

@@ -66,7 +66,8 @@ def print_engine(engine):
     print(f"has_implicit_batch_dimension = {engine.has_implicit_batch_dimension}")
     print(f"engine_capability            = {engine.engine_capability}")
     print(f"hardware_compatibility_level = {engine.hardware_compatibility_level}")
-    print(f"tactic_sources               = {engine.tactic_sources:#x} {flag_names(trt.TacticSource, engine.tactic_sources)}")
+    sources = engine.tactic_sources
+    print(f"tactic_sources               = {sources:#x} {flag_names(trt.TacticSource, sources)}")
     print(f"profiling_verbosity          = {engine.profiling_verbosity}")
     print(f"num_aux_streams              = {engine.num_aux_streams}")
     print("--- per I/O tensor, by name")

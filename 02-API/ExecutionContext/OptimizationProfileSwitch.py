@@ -80,8 +80,9 @@ def main():
     for i, (profile_index, shape) in enumerate(RUNS):
         if context.active_optimization_profile != profile_index:
             context.set_optimization_profile_async(profile_index, int(stream))  # raises if it fails
+            profile_range = engine.get_tensor_profile_shape("inputT0", profile_index)
             print(f"set_optimization_profile_async({profile_index}, stream): active_optimization_profile = "
-                  f"{context.active_optimization_profile}, range {engine.get_tensor_profile_shape('inputT0', profile_index)}")
+                  f"{context.active_optimization_profile}, range {profile_range}")
         x_host = np.ascontiguousarray(inputs[f"inputT0_run{i}"])
         if not context.set_input_shape("inputT0", x_host.shape):  # needed again after every switch
             raise RuntimeError(f"set_input_shape{x_host.shape} failed on profile {profile_index}")
