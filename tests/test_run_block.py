@@ -15,6 +15,10 @@ from sync_blocks import CANONICAL_RUN_BLOCK, RUN_MARKER, drifted, split_script
 # written out where the reader reads it; every other reference script ends with the run block.
 INLINE = {
     "01-SimpleDemo/TensorRT8.6/main.py": "the whole workflow, written out once",
+    "02-API/GPUAllocator/main.py": "where TensorRT's GPU memory comes from: the allocator is set on the builder and "
+                                   "runtime that the run block would create",
+    "02-API/GPUAllocator/OutputAllocator.py": "the IOutputAllocator calls during execute_async_v3, step by step",
+    "02-API/AuxStream/main.py": "the streams and the input-consumed event of one inference, which run_engine hides",
 }
 
 SCRIPTS = [ROOT / e / f"{stem}.py" for e in find_examples() for stem in reference_scripts(ROOT / e)]
