@@ -18,6 +18,11 @@ INLINE = {
     "02-API/GPUAllocator/main.py": "where TensorRT's GPU memory comes from: the allocator is set on the builder and "
                                    "runtime that the run block would create",
     "02-API/GPUAllocator/OutputAllocator.py": "the IOutputAllocator calls during execute_async_v3, step by step",
+    "02-API/ExecutionContext/main.py": "the context's members around one inference: set_input_shape, tensor "
+                                       "addresses, execute_async_v3 and execute_v2",
+    "02-API/ExecutionContext/Profiler.py": "profiler reports during execute_async_v3 and via report_to_profiler",
+    "02-API/ExecutionContext/OptimizationProfileSwitch.py": "one context switching optimization profiles between runs",
+    "02-API/ExecutionContext/DeviceMemory.py": "a context without device memory, given the application's buffer",
     "02-API/AuxStream/main.py": "the streams and the input-consumed event of one inference, which run_engine hides",
 }
 

@@ -220,3 +220,8 @@ def test_readme_has_the_current_trt10_note(example):
         f"--write-notes`")
     text = (ROOT / example / "README.md").read_text(encoding="utf-8")
     assert text.rstrip("\n").endswith(check.END), "the TensorRT 10 note is the README's last section"
+
+
+def test_root_readme_has_the_current_migration_table():
+    assert check.readme_table() == check.migration_table(), \
+        "README.md's TensorRT 10 migration table is out of date: run `python3 tests/trt10_check.py --write-notes`"

@@ -584,16 +584,41 @@ def migration_table(api=None):
     return "\n".join(lines)
 
 
+TABLE_START, TABLE_END = "<!-- trt10-migration:start -->", "<!-- trt10-migration:end -->"
+
+
+def readme_table():
+    """The migration table now in the root README (between its markers), or None."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    if TABLE_START not in text or TABLE_END not in text:
+        return None
+    return text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip("\n")
+
+
+def write_migration_table(api=None):
+    path = ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    head, rest = text.split(TABLE_START, 1)
+    new = f"{head}{TABLE_START}\n{migration_table(api)}\n{TABLE_END}{rest.split(TABLE_END, 1)[1]}"
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="*", help="scripts or folders to check")
-    parser.add_argument("--write-notes", action="store_true", help="write the TensorRT 10 note into every example")
+    parser.add_argument("--write-notes", action="store_true",
+                        help="write the TensorRT 10 note into every example and the migration table into README.md")
     parser.add_argument("--migration-table", action="store_true", help="print the 8.6 -> 10.x table (markdown)")
     args = parser.parse_args(argv)
     api = load_api()
     if args.write_notes:
         changed = [e.as_posix() for e in find_examples() if write_note(e, api)]
         print(f"{len(changed)} README note(s) written" + (": " + ", ".join(changed) if changed else ""))
+        if write_migration_table(api):
+            print("migration table written into README.md")
     if args.migration_table:
         print(migration_table(api))
     if args.paths:
