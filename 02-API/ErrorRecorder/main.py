@@ -148,6 +148,7 @@ def run_example(inputs):
     out["set_input_shape/error_codes"] = recorder.take("recorder after the bad set_input_shape")
     print(f"logger got {len(logger.messages)} messages: {logger.messages[-3:]}")
 
+    del context  # in 8.6 an optimization profile serves one context at a time: free profile 0 for run_engine's
     print(f"\n=== the control: run_engine() with the shape {SHAPE}, in a new context that inherits the recorder")
     out["outputT0"] = run_engine(engine, inputs)["outputT0"]
     out["run/error_codes"] = recorder.take("recorder after the good run")

@@ -23,6 +23,9 @@ except ImportError:  # older cuda-python
     from cuda import cudart
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # every conversion here is exact or a float16 rounding numpy reproduces
+KNOWN_DEVIATIONS = {"setOutputTypeOnlyFloat16/outputT0": "seen with TensorRT 8.6.0 on an H200: with "
+                    "OBEY_PRECISION_CONSTRAINTS, set_output_type(0, HALF) on a layer whose FLOAT tensor is a network "
+                    "output left the values unrounded, though NvInfer.h says the layer must then produce HALF data"}
 SHAPE = (3, 4)
 CASES = (  # (output name, input name, output type, numpy type)
     ("float32ToFloat16/outputT0", "inputF32Fine", trt.float16, np.float16),

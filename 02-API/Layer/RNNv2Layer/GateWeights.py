@@ -7,7 +7,7 @@ its gates (RNNGateType INPUT, FORGET, CELL, OUTPUT = torch's i, f, g, o) has an 
 a recurrent matrix R [H, H] (is_w=False) and two biases Wb, Rb [H]. The script sets them gate by gate from
 torch-layout weights, then calls set_bias_for_gate once more for the FORGET gate's Rb (+1.0, a "forget bias"):
 a set_* call replaces the values of that one gate only. get_*_for_gate(layer_index, gate, is_w) returns
-trt.Weights (.numpy(): the flat values); the outputs getW [4, H, E], getR [4, H, H], getWb and getRb [4, H] stack
+numpy arrays of the flat values (seen with TensorRT 8.6.0: not trt.Weights); the outputs getW [4, H, E], getR [4, H, H], getWb and getRb [4, H] stack
 what they return for the four gates and must equal what was set last. The engine's outputs are checked against
 the numpy LSTM with those weights, so the second set_bias_for_gate is seen to take effect."""
 import os
@@ -50,7 +50,7 @@ def build_lstm(builder, network, config, inputs):
                                   ("getR", layer.get_weights_for_gate, False, (H, H)),
                                   ("getWb", layer.get_bias_for_gate, True, (H,)),
                                   ("getRb", layer.get_bias_for_gate, False, (H,))):
-        READ_BACK[key] = np.stack([np.array(get(0, gate, is_w).numpy()).reshape(shape) for gate in gates])
+        READ_BACK[key] = np.stack([np.array(get(0, gate, is_w)).reshape(shape) for gate in gates])
     print_rnn(layer)
     for i in range(3):
         layer.get_output(i).name = f"outputT{i}"
