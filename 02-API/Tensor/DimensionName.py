@@ -10,8 +10,8 @@ Checked:
 - rows 3 and 3: both engines compute inputT0 + inputT1;
 - rows 3 and 1: for the engine without names these are valid shapes, and the element-wise layer broadcasts the one
   row of inputT1 over the three rows of inputT0; for the engine with names the same shapes break the promise made
-  with the names, and TensorRT refuses them (set_input_shape returns False, or infer_shapes / execute_async_v3
-  report an error: the script prints where, and the error TensorRT logged).
+  with the names, and TensorRT refuses them: shape inference (context.get_tensor_shape) logs "Dimensions with name
+  rows must be equal" (seen with TensorRT 8.6.0 on an H200; infer_shapes() crashed the process there instead).
 """
 import functools
 import os
@@ -59,22 +59,17 @@ def build_network(builder, network, config, inputs, named=True, facts=None):
 
 
 def refusal(engine, inputs, logger):
-    """Where TensorRT refuses these input shapes on a new context (None: it accepts them and runs)."""
+    """Whether TensorRT refuses these input shapes on a new context: the error it logs when it infers shapes."""
     logger.errors.clear()
     context = engine.create_execution_context()
     for name in ("inputT0", "inputT1"):
         if not context.set_input_shape(name, inputs[name].shape):
             return f"set_input_shape('{name}', {inputs[name].shape}) returned False"
-    try:
-        context.infer_shapes()
-    except RuntimeError as error:
-        return f"infer_shapes() raised RuntimeError: {error}"
-    print(f"  shapes accepted so far; context.get_tensor_shape('outputT0') = {context.get_tensor_shape('outputT0')}")
-    try:
-        run_engine(engine, inputs)
-    except RuntimeError as error:
-        return f"run_engine: {error}"
-    return None
+    # shape inference checks that dimensions named alike are equal (the result is not converted: on an error it
+    # is not a shape; seen with TensorRT 8.6.0 on an H200, infer_shapes() crashed the process here instead)
+    context.get_tensor_shape("outputT0")
+    refused = [m for m in logger.errors if "Dimensions with name rows must be equal" in m]
+    return refused[0] if refused else None
 
 
 def run_example(inputs):
