@@ -86,18 +86,20 @@ def tracked_files(root=ROOT):
 # What an example writes when it runs (and .gitignore ignores): never part of its fingerprint.
 GENERATED = ("*.output.npz", "*.output", "*.plan", "*.trt", "*.engine", "*.onnx", "*.cache", "*.exe", "*.o", "*.so",
              "*.log", "*.json.tmp", "__pycache__", "*.pyc")
+# Documentation does not change what runs: an edited README keeps the example's GPU verification.
+NOT_FINGERPRINTED = GENERATED + ("*.md",)
 
 
 def _fingerprint_files(folder):
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not any(fnmatch.fnmatch(d, g) for g in GENERATED))
+        dirnames[:] = sorted(d for d in dirnames if not any(fnmatch.fnmatch(d, g) for g in NOT_FINGERPRINTED))
         for name in sorted(filenames):
-            if not any(fnmatch.fnmatch(name, g) for g in GENERATED):
+            if not any(fnmatch.fnmatch(name, g) for g in NOT_FINGERPRINTED):
                 yield Path(dirpath) / name
 
 
 def fingerprint(example, root=ROOT):
-    """sha256 (first 16 hex digits) of an example's files, and of include/ where it has C++ code.
+    """sha256 (first 16 hex digits) of an example's files (not its README), and of include/ where it has C++ code.
 
     A GPU pass is recorded with this value (tests/gpu_verified.txt); when any file of the example changes, its
     verification is stale until it passes on the GPU again.
