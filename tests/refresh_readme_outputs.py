@@ -4,9 +4,10 @@
     python3 tests/refresh_readme_outputs.py LOG_DIR [--gpu "NVIDIA H200"]
 
 LOG_DIR holds the full outputs that the GPU tests keep with COOKBOOK_LOG_DIR=LOG_DIR (one `<folder_path>.log` per
-example). In each README, under "## Expected output", every `### X.py ...` heading's code block gets the part of
-the log that command.sh printed after its `=== X.py` line; a README with a single code block there and a single
-script gets the whole log. Long outputs are abridged: the first lines, then every `check result` line.
+example). In each README, the first code block under every `### X.py ...` heading gets the part of the log that
+command.sh printed after its `=== X.py` line; a `### ... member scripts ...` heading gets the check lines of every
+script but the first; an "## Expected output" section without `###` headings, in an example that runs one script,
+gets the whole log. Long outputs are abridged: the first lines, then every `check result` line.
 The line "Seen ..." under the section's title names the GPU and TensorRT version of the run.
 """
 import re
@@ -50,27 +51,38 @@ def replace_block(section, start, body):
     return section[:m.start()] + "```\n" + body + "\n```" + section[m.end():]
 
 
+def heading_blocks(text):
+    """[(heading match, start, end)]: each `### ...` heading and the text up to the next heading."""
+    headings = list(re.finditer(r"^#{2,3} .*$", text, re.M))
+    return [(h, h.end(), headings[i + 1].start() if i + 1 < len(headings) else len(text))
+            for i, h in enumerate(headings)]
+
+
 def refresh(example, log_text, gpu):
     readme = ROOT / example / "README.md"
     text = readme.read_text(encoding="utf-8")
-    if "## Expected output" not in text:
-        return False
-    head, section = text.split("## Expected output", 1)
-    nxt = re.search(r"^## ", section, re.M)
-    section, tail = (section[:nxt.start()], section[nxt.start():]) if nxt else (section, "")
     parts = split_log(log_text)
-    headings = list(re.finditer(r"^### ([\w.-]+\.py)\b.*$", section, re.M))
-    if headings:
-        for heading in reversed(headings):
-            if heading.group(1) in parts:
-                section = replace_block(section, heading.end(), abridge(parts[heading.group(1)]))
-    elif len(parts) <= 1:
-        section = replace_block(section, 0, abridge(next(iter(parts.values())) if parts else log_text))
-    section = re.sub(r"^Seen (on an? [\w ]+ with TensorRT [\d.]+|with TensorRT [\d.]+ on an? [\w ]+)[^(\n]*",
-                     f"Seen with TensorRT 8.6.0 on an {gpu} ", section, count=1, flags=re.M)
-    new = head + "## Expected output" + section + tail
-    if new != text:
-        readme.write_text(new, encoding="utf-8")
+    scripts = sorted(p.name for p in (ROOT / example).glob("*.py"))
+    if not parts and len(scripts) == 1:  # a command.sh that runs one script without announcing it
+        parts = {scripts[0]: log_text.strip("\n")}
+    for heading, start, end in reversed(heading_blocks(text)):
+        title = heading.group(0)
+        m = re.match(r"^### ([\w.-]+\.py)\b", title)
+        if m and m.group(1) in parts:
+            body = abridge(parts[m.group(1)])
+        elif title.startswith("### ") and "member scripts" in title and len(parts) > 1:
+            body = "\n".join(f"=== {name}\n" + "\n".join(line for line in output.splitlines() if "check result" in line)
+                             for name, output in list(parts.items())[1:])
+        elif title.startswith("## Expected output") and len(parts) == 1 and "\n### " not in text[start:end]:
+            body = abridge(next(iter(parts.values())))
+        else:
+            continue
+        section = replace_block(text[start:end], 0, body)
+        text = text[:start] + section + text[end:]
+    text = re.sub(r"^Seen (on an? [\w ]+ with TensorRT [\d.]+|with TensorRT [\d.]+ on an? [\w ]+)[^(\n]*",
+                  f"Seen with TensorRT 8.6.0 on an {gpu} ", text, count=1, flags=re.M)
+    if text != readme.read_text(encoding="utf-8"):
+        readme.write_text(text, encoding="utf-8")
         return True
     return False
 
