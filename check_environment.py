@@ -98,10 +98,15 @@ def check_tensorrt():
     if not trt.__version__.startswith("8.6"):
         problem(f"this cookbook teaches TensorRT 8.6; {trt.__version__} is loaded",
                 "install tensorrt 8.6.x (requirements.txt), or read the 'TensorRT 10' note of each example")
+    search = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
     for name in ("libnvinfer.so.8", "libnvonnxparser.so.8", "libnvinfer_plugin.so.8"):
-        code, out = run(["bash", "-c", f"ldconfig -p | grep -m1 {name} || true"])
-        where = out.strip().split("=>")[-1].strip() if out.strip() else "not in the ldconfig cache (LD_LIBRARY_PATH?)"
-        show(name, where)
+        where = next((os.path.join(d, name) for d in search if os.path.exists(os.path.join(d, name))), None)
+        if where is None:
+            code, out = run(["bash", "-c", f"ldconfig -p | grep -m1 {name} || true"])
+            where = out.strip().split("=>")[-1].strip() if out.strip() else None
+        show(name, where or "not found on LD_LIBRARY_PATH nor in the ldconfig cache")
+        if where is None and name != "libnvinfer.so.8":
+            print(f"  note: the examples that need {name} (ONNX parser, plugins) will fail to load it")
     return trt.__version__
 
 
