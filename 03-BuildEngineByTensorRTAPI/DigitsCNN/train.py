@@ -51,10 +51,10 @@ def accuracy(model, images, labels):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits_cnn.npz"),
-                        help="where to write the weights (default: digits_cnn.npz next to this file)")
-    args = parser.parse_args()
+    command_line = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    command_line.add_argument("--output", help="where to write the weights (default: digits_cnn.npz next to this file)",
+                              default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits_cnn.npz"))
+    args = command_line.parse_args()
 
     torch.manual_seed(SEED)
     train_images, train_labels = (torch.from_numpy(a) for a in load("train"))
