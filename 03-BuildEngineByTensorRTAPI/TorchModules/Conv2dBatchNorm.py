@@ -40,7 +40,7 @@ def make_module():
 
 
 def build_network(builder, network, config, inputs):
-    config.clear_flag(trt.BuilderFlag.TF32)
+    config.clear_flag(trt.BuilderFlag.TF32)  # FP32 convolutions / matrix products, not TF32 (on by default)
     conv, bn = make_module()
     x = network.add_input("x", trt.float32, SHAPE)
 
@@ -97,12 +97,12 @@ def fold_batchnorm(conv, bn):
 
 
 def add_conv2d(network, x, conv, kernel, bias=None):
-    """nn.Conv2d as an IConvolutionLayer (kernel [K, C/groups, R, S] is torch's layout); bias None: no bias."""
-    layer = network.add_convolution_nd(x, conv.out_channels, conv.kernel_size, trt.Weights(kernel),
+    """nn.Conv2d (padding_mode="zeros", numeric padding) as an IConvolutionLayer: kernel [K, C/groups, R, S] is
+    torch's layout and TensorRT's; bias None: no bias. Stride, padding and dilation are the module's own."""
+    stride, padding, dilation = (tuple(getattr(conv, name)) for name in ("stride", "padding", "dilation"))
+    layer = network.add_convolution_nd(x, kernel.shape[0], kernel.shape[2:], trt.Weights(kernel),
                                        trt.Weights() if bias is None else trt.Weights(bias))
-    layer.stride_nd = conv.stride
-    layer.padding_nd = conv.padding  # symmetric zero padding, as nn.Conv2d(padding=p) with padding_mode="zeros"
-    layer.dilation_nd = conv.dilation
+    layer.stride_nd, layer.padding_nd, layer.dilation_nd = stride, padding, dilation
     layer.num_groups = conv.groups
     return layer
 

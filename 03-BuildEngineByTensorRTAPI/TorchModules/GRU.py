@@ -86,7 +86,7 @@ def add_gru_rnnv2(network, x, gru, keep):
 
 
 def build_network(builder, network, config, inputs):
-    config.clear_flag(trt.BuilderFlag.TF32)
+    config.clear_flag(trt.BuilderFlag.TF32)  # FP32 convolutions / matrix products, not TF32 (on by default)
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 1 << 30)  # as in 02-API/Layer/RNNv2Layer
     gru, keep = make_module(), []
     x = network.add_input("x", trt.float32, (N, S, E))

@@ -38,6 +38,7 @@ def make_module():
 
 
 def build_network(builder, network, config, inputs):
+    config.clear_flag(trt.BuilderFlag.TF32)  # FP32 checks: every script of this folder clears TF32
     module, op = make_module(), trt.ElementWiseOperation
     keep = [np.array(module.weight.detach().numpy(), dtype=np.float32).reshape(1, 1, E),
             np.array(module.bias.detach().numpy(), dtype=np.float32).reshape(1, 1, E),

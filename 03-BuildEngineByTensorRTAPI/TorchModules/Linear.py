@@ -48,7 +48,7 @@ def add_linear(network, x, linear, keep):
 
 
 def build_network(builder, network, config, inputs):
-    config.clear_flag(trt.BuilderFlag.TF32)
+    config.clear_flag(trt.BuilderFlag.TF32)  # FP32 convolutions / matrix products, not TF32 (on by default)
     linear, keep = make_module(), []
     print(f"{linear}: weight {tuple(linear.weight.shape)}, bias {tuple(linear.bias.shape)}")
     for name, shape in SHAPES.items():

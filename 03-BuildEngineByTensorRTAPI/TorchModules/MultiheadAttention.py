@@ -6,7 +6,7 @@ Written with matrix multiplies, shuffles and a softmax, from the module's own we
   heads:   Shuffle reshape_dims (0, 0, heads, E / heads) + second_transpose (0, 2, 1, 3)      -> [N, heads, L, d]
   scores = (q / sqrt(d)) @ k^T          (MatrixMultiply NONE, TRANSPOSE)                       -> [N, heads, L, L]
   p = softmax over the last axis         (add_softmax, axes = 1 << 3: a bit mask, one bit)
-  context = p @ v, heads merged back: Shuffle first_transpose (0, 2, 1, 3) + reshape_dims (0, 0, E) -> [N, L, E]
+  context = p @ v, heads merged back: Shuffle first_transpose (0, 2, 1, 3) + reshape_dims (0, -1, E) -> [N, L, E]
   attn_output = context @ out_proj.weight.T + out_proj.bias
   attn_weights = p averaged over the heads (Reduce AVG, axes 1 << 1), as torch returns with need_weights=True.
 Weights and biases are constants with the rank of what they multiply ([1, E, E], [1, 1, E]). Checked against the
@@ -40,7 +40,7 @@ def make_module():
 
 
 def build_network(builder, network, config, inputs):
-    config.clear_flag(trt.BuilderFlag.TF32)
+    config.clear_flag(trt.BuilderFlag.TF32)  # FP32 convolutions / matrix products, not TF32 (on by default)
     mha, keep, mm = make_module(), [], network.add_matrix_multiply
     none, transpose = trt.MatrixOperation.NONE, trt.MatrixOperation.TRANSPOSE
     x = network.add_input("x", trt.float32, (N, L, E))
@@ -69,11 +69,12 @@ def build_network(builder, network, config, inputs):
                                 trt.ElementWiseOperation.PROD).get_output(0)
     softmax = network.add_softmax(mm(q, none, k, transpose).get_output(0))
     softmax.axes = 1 << 3
-    context = shuffle(mm(softmax.get_output(0), none, v, none).get_output(0), (0, 0, E), first=(0, 2, 1, 3))
-    output = linear(context, mha.out_proj.weight.detach().numpy(), mha.out_proj.bias.detach().numpy())
+    # [N, heads, L, d] -> [N, L, heads, d] -> [N, L, E]; -1 (not 0) for L: it is dimension 1 after the transpose only
+    merged = shuffle(mm(softmax.get_output(0), none, v, none).get_output(0), (0, -1, E), first=(0, 2, 1, 3))
+    output = linear(merged, mha.out_proj.weight.detach().numpy(), mha.out_proj.bias.detach().numpy())
     weights = network.add_reduce(softmax.get_output(0), trt.ReduceOperation.AVG, 1 << 1, keep_dims=False)
-    print(f"{mha}: heads {HEADS} x d {D}; q, k, v {tuple(q.shape)}, softmax axes {softmax.axes:#06b} over "
-          f"{tuple(softmax.get_output(0).shape)}, context {tuple(context.shape)}")
+    print(f"nn.MultiheadAttention({E}, {HEADS}, batch_first=True): q, k, v {tuple(q.shape)} ({HEADS} heads of {D}), "
+          f"softmax axes {softmax.axes:#06b} over {tuple(softmax.get_output(0).shape)}, merged {tuple(merged.shape)}")
     for name, layer in (("attn_output", output), ("attn_weights", weights)):
         print(f"{name}: {tuple(layer.get_output(0).shape)}")
         layer.get_output(0).name = name

@@ -34,28 +34,31 @@ MODULES = {  # output name: the torch module
 }
 
 
-def pair(value):
-    """torch's kernel_size / stride / padding: an int or a pair."""
+def hyper(module, name):
+    """A torch pooling module's kernel_size, stride or padding as a pair (torch keeps an int or a tuple)."""
+    value = getattr(module, name)
     return (value, value) if isinstance(value, int) else tuple(value)
 
 
 def add_pool(network, x, module):
     """nn.MaxPool2d / nn.AvgPool2d (2-D, no dilation) as an IPoolingLayer."""
     kind = trt.PoolingType.MAX if isinstance(module, torch.nn.MaxPool2d) else trt.PoolingType.AVERAGE
-    pool = network.add_pooling_nd(x, kind, pair(module.kernel_size))
-    pool.stride_nd = pair(module.stride)
-    pool.padding_nd = pair(module.padding)
+    window, stride, padding = (hyper(module, name) for name in ("kernel_size", "stride", "padding"))
+    pool = network.add_pooling_nd(x, kind, window)
+    pool.stride_nd, pool.padding_nd = stride, padding
     if module.ceil_mode:
         pool.padding_mode = trt.PaddingMode.EXPLICIT_ROUND_UP  # output size ceil((in + 2p - k) / s) + 1
-    text = f"IPoolingLayer {kind}, window {pair(module.kernel_size)}, stride {tuple(pool.stride_nd)}, padding " \
+    text = f"IPoolingLayer {kind}, window {window}, stride {tuple(pool.stride_nd)}, padding " \
            f"{tuple(pool.padding_nd)}, {pool.padding_mode}"
     if kind == trt.PoolingType.AVERAGE:
         pool.average_count_excludes_padding = not module.count_include_pad
-        text += f", average_count_excludes_padding {pool.average_count_excludes_padding}"
+        text += f", average_count_excludes_padding {pool.average_count_excludes_padding} (count_include_pad " \
+                f"{module.count_include_pad})"
     return pool, text
 
 
 def build_network(builder, network, config, inputs):
+    config.clear_flag(trt.BuilderFlag.TF32)  # FP32 checks: every script of this folder clears TF32
     x = network.add_input("x", trt.float32, SHAPE)
     for name, module in MODULES.items():
         if isinstance(module, torch.nn.AdaptiveAvgPool2d):  # output 1 x 1: the mean over H and W

@@ -4,10 +4,10 @@
     y = relu(bn2(conv2(relu(bn1(conv1(x))))) + x)          conv: 3 x 3, padding 1, no bias, channels kept
 Each conv + bn pair is folded into one IConvolutionLayer at build time (fold_batchnorm below; the formula is in
 Conv2dBatchNorm.py), the skip connection is an ElementWise SUM with the block's input, and the ReLUs are Activation
-layers. The layers are named after the torch modules; run_example() prints what the engine inspector shows: TensorRT
-fuses the convolution with the add and the ReLU (the slides' "vertical fusion"; printed, not asserted: which
-layers fuse is the builder's choice). The output is checked against the torch module's forward (CPU, eval mode,
-BatchNorm with non-trivial statistics). TF32 is cleared (FP32 convolutions).
+layers. The layers are named after the torch modules, and run_example() prints the engine's layers from the engine
+inspector: fused layers show as one engine layer ("conv2+bn2 + add(identity) + relu2" would be the slides' vertical
+fusion, conv + add + ReLU); printed, not asserted: which layers fuse is the builder's choice. The output is checked
+against the torch module's forward (CPU, eval mode, BatchNorm with non-trivial statistics). TF32 is cleared.
 """
 import json
 import os
@@ -53,14 +53,15 @@ def make_module():
 
 
 def build_network(builder, network, config, inputs):
-    config.clear_flag(trt.BuilderFlag.TF32)
+    config.clear_flag(trt.BuilderFlag.TF32)  # FP32 convolutions / matrix products, not TF32 (on by default)
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # layer names in the engine inspector
     block, keep = make_module(), []
     x = network.add_input("x", trt.float32, SHAPE)
     t = x
     for i, (conv, bn) in enumerate(((block.conv1, block.bn1), (block.conv2, block.bn2)), 1):
-        keep += fold_batchnorm(conv, bn)
-        layer = add_conv2d(network, t, conv, *keep[-2:])
+        kernel, bias = fold_batchnorm(conv, bn)
+        keep += [kernel, bias]
+        layer = add_conv2d(network, t, conv, kernel, bias)
         layer.name = f"conv{i}+bn{i}"
         t = layer.get_output(0)
         if i == 1:
@@ -117,12 +118,12 @@ def fold_batchnorm(conv, bn):
 
 
 def add_conv2d(network, x, conv, kernel, bias=None):
-    """nn.Conv2d as an IConvolutionLayer (kernel [K, C/groups, R, S] is torch's layout); bias None: no bias."""
-    layer = network.add_convolution_nd(x, conv.out_channels, conv.kernel_size, trt.Weights(kernel),
+    """nn.Conv2d (padding_mode="zeros", numeric padding) as an IConvolutionLayer: kernel [K, C/groups, R, S] is
+    torch's layout and TensorRT's; bias None: no bias. Stride, padding and dilation are the module's own."""
+    stride, padding, dilation = (tuple(getattr(conv, name)) for name in ("stride", "padding", "dilation"))
+    layer = network.add_convolution_nd(x, kernel.shape[0], kernel.shape[2:], trt.Weights(kernel),
                                        trt.Weights() if bias is None else trt.Weights(bias))
-    layer.stride_nd = conv.stride
-    layer.padding_nd = conv.padding  # symmetric zero padding, as nn.Conv2d(padding=p) with padding_mode="zeros"
-    layer.dilation_nd = conv.dilation
+    layer.stride_nd, layer.padding_nd, layer.dilation_nd = stride, padding, dilation
     layer.num_groups = conv.groups
     return layer
 
