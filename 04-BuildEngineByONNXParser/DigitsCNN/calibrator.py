@@ -1,4 +1,5 @@
-"""04-BuildEngineByONNXParser/DigitsCNN/calibrator.py: the two helpers main.py imports (main.cpp has C++ versions).
+"""04-BuildEngineByONNXParser/DigitsCNN/calibrator.py and QAT/calibrator.py (the same file): the helpers main.py
+imports (DigitsCNN/main.cpp has C++ versions of them).
 
 - EntropyCalibrator2: the INT8 calibration data and cache. During an INT8 build without a usable cache, TensorRT
   runs the FP32 network on the batches get_batch() hands over and derives one scale per tensor from the histograms
@@ -97,7 +98,8 @@ def inspect_convolutions(engine, conv_names, input_shape):
     Prints every engine layer with the formats it reads and writes. The engine must be built with
     ProfilingVerbosity.DETAILED; the inspector gets an execution context whose input shape is set, so that it can
     report shapes and formats. An engine layer carries the names of the network layers fused into it
-    ("/conv1/Conv + /Relu"); a reformatting layer named after a convolution is not one (its LayerType is Reformat).
+    ("/conv1/Conv + /Relu"), so a name counts where it stands whole (not preceded by a letter, digit, _ or /, not
+    followed by a letter, digit or _); a reformatting layer named after a convolution is not one (LayerType Reformat).
     Formats look like "Row major linear FP32", "Channel major FP16 format where channel % 8 == 0" or "Thirty-two
     wide channel vectorized row major Int8 format" (seen with TensorRT 8.6.0)."""
     context = engine.create_execution_context()
@@ -110,10 +112,11 @@ def inspect_convolutions(engine, conv_names, input_shape):
         name, kind = layer.get("Name", "?"), layer.get("LayerType", "?")
         reads = [t.get("Format/Datatype", "?") for t in layer.get("Inputs", [])]
         writes = [t.get("Format/Datatype", "?") for t in layer.get("Outputs", [])]
-        print(f"    {name[:44]:44s} {kind:18s} reads {reads[:1]} writes {writes[:1]}")
+        print(f"    {kind:18s} reads {reads[:1]} writes {writes[:1]}  {name}")
         is_convolution = layer.get("ParameterType") == "Convolution" or "Convolution" in kind
-        for conv in conv_names:  # "/conv1/Conv" must not match "/conv1/Conv_1": no word character may follow
-            if is_convolution and reads and found[conv] == "?" and re.search(re.escape(conv) + r"(?!\w)", name):
+        for conv in conv_names:  # a whole name: "/Conv" is not in "/conv1/Conv" nor in "/Conv_1"
+            whole_name = re.search(rf"(?<![\w/]){re.escape(conv)}(?!\w)", name)
+            if is_convolution and reads and found[conv] == "?" and whole_name:
                 found[conv] = reads[0]
     del inspector, context  # an optimization profile serves one execution context at a time: free this one
     return found

@@ -222,14 +222,17 @@ static std::string jsonString(std::string const& json, std::string const& key, s
     return close == std::string::npos ? "" : json.substr(i + 1, close - i - 1);
 }
 
-// True when `name` occurs in `text` and no letter, digit or '_' follows it: "/conv1/Conv" is in
-// "/conv1/Conv + /Relu", not in "/conv1/Conv_1".
+// True when `name` stands whole in `text`: not preceded by a letter, digit, '_' or '/', not followed by a letter,
+// digit or '_'. "/conv1/Conv" is in "/conv1/Conv + /Relu", not in "/conv1/Conv_1"; "/Conv" is not in "/conv1/Conv".
 static bool containsName(std::string const& text, std::string const& name)
 {
+    auto partOfName = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
     for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + 1))
     {
         size_t const end = at + name.size();
-        if (end == text.size() || !(std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_'))
+        bool const startOk = at == 0 || !(partOfName(text[at - 1]) || text[at - 1] == '/');
+        bool const endOk = end == text.size() || !partOfName(text[end]);
+        if (startOk && endOk)
             return true;
     }
     return false;
@@ -251,8 +254,8 @@ static std::map<std::string, std::string> inspectConvolutions(
         std::string const name = jsonString(info, "Name"), type = jsonString(info, "LayerType");
         size_t const inputs = info.find("\"Inputs\"");
         std::string const reads = inputs == std::string::npos ? "" : jsonString(info, "Format/Datatype", inputs);
-        std::cout << "    " << std::left << std::setw(44) << name.substr(0, 44) << " " << std::setw(18) << type
-                  << " reads " << reads << std::right << std::endl;
+        std::cout << "    " << std::left << std::setw(18) << type << std::right << " reads " << reads << "  " << name
+                  << std::endl;
         bool const isConvolution
             = jsonString(info, "ParameterType") == "Convolution" || type.find("Convolution") != std::string::npos;
         for (auto& [conv, format] : formats)
