@@ -190,7 +190,7 @@ static std::vector<char> buildSerializedEngine(cookbook::Logger& logger, Precisi
         config->setFlag(BuilderFlag::kINT8); // allows INT8 kernels, with scales from the calibrator
         config->setInt8Calibrator(calibrator);
         IOptimizationProfile* calibration = builder->createOptimizationProfile(); // the calibration batches' shape
-        for (OptProfileSelector selector : {OptProfileSelector::kMIN, OptProfileSelector::kOPT, OptProfileSelector::kMAX})
+        for (auto selector : {OptProfileSelector::kMIN, OptProfileSelector::kOPT, OptProfileSelector::kMAX})
         {
             calibration->setDimensions(kInputName, selector, Dims4{kBatchOpt, 1, kSize, kSize});
         }
