@@ -23,6 +23,8 @@ INLINE = {
     "02-API/ExecutionContext/Profiler.py": "profiler reports during execute_async_v3 and via report_to_profiler",
     "02-API/ExecutionContext/OptimizationProfileSwitch.py": "one context switching optimization profiles between runs",
     "02-API/ExecutionContext/DeviceMemory.py": "a context without device memory, given the application's buffer",
+    "06-UseFrameworkTRT/TorchTensorRT/main.py": "Torch-TensorRT builds and runs the engine inside PyTorch; the "
+                                                "script uses no TensorRT Python API",
     "02-API/AuxStream/main.py": "the streams and the input-consumed event of one inference, which run_engine hides",
 }
 

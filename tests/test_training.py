@@ -78,3 +78,16 @@ def test_DigitsCNN_train_reaches_the_stated_accuracy(tmp_path):
     assert abs(accuracy - float(m.group(1))) < 1e-3, "train.py printed another accuracy than its weights reach"
     assert accuracy >= stated - MARGIN, \
         f"train.py reached a test accuracy of {accuracy:.4f}, below the stated {stated:.4f} - {MARGIN}"
+
+
+def test_QAT_qat_train_keeps_the_accuracy(tmp_path):
+    """04-BuildEngineByONNXParser/QAT/qat_train.py still fine-tunes to a fake-quantized accuracy near the committed one."""
+    folder = ROOT / "04-BuildEngineByONNXParser" / "QAT"
+    output = tmp_path / "qat_weights.npz"
+    proc = subprocess.run([sys.executable, "qat_train.py", "--output", str(output)], cwd=folder, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    assert proc.returncode == 0, f"qat_train.py failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    m = re.search(r"^test accuracy: ([\d.]+)", proc.stdout, re.M)
+    assert m and float(m.group(1)) >= stated_accuracy() - MARGIN, f"qat_train.py:\n{proc.stdout[-3000:]}"
+    with np.load(output, allow_pickle=False) as new, np.load(folder / "qat_weights.npz", allow_pickle=False) as old:
+        assert {k: new[k].shape for k in new.files} == {k: old[k].shape for k in old.files}
