@@ -99,15 +99,19 @@ def _fingerprint_files(folder):
 
 
 def fingerprint(example, root=ROOT):
-    """sha256 (first 16 hex digits) of an example's files (not its README), and of include/ where it has C++ code.
+    """sha256 (first 16 hex digits) of an example's files (not its README) and of the include/ files it includes.
 
     A GPU pass is recorded with this value (tests/gpu_verified.txt); when any file of the example changes, its
     verification is stale until it passes on the GPU again.
     """
     folder = Path(root) / example
     files = list(_fingerprint_files(folder))
-    if any(p.suffix in (".cpp", ".cu", ".h", ".cuh") or p.name == "Makefile" for p in files):
-        files += list(_fingerprint_files(Path(root) / "include"))
+    shared = set()  # the files of include/ that its C++ sources and Makefile name (#include "x.h", ../../include/x.h)
+    for path in files:
+        if path.suffix in (".cpp", ".cu", ".h", ".cuh") or path.name == "Makefile":
+            text = path.read_text(encoding="utf-8", errors="replace")
+            shared.update(re.findall(r"\.\./include/([\w.-]+)", text) + re.findall(r'#include\s+"([\w.-]+)"', text))
+    files += [Path(root) / "include" / name for name in sorted(shared) if (Path(root) / "include" / name).is_file()]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
