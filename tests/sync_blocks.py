@@ -53,12 +53,14 @@ def canonical_helpers(folder):
 def drifted():
     """[(script, what)] for every copy that differs from its canonical block."""
     run_block = CANONICAL_RUN_BLOCK.read_text(encoding="utf-8")
-    found = []
+    found, canonical = [], {}  # canonical: {folder: its canonical helpers}, read once per folder
     for script in example_scripts():
         topic, helpers, block = split_script(script.read_text(encoding="utf-8"))
         if block and block != run_block:
             found.append((script, "run block"))
-        if helpers and helpers != canonical_helpers(script.parent):
+        if helpers and script.parent not in canonical:
+            canonical[script.parent] = canonical_helpers(script.parent)
+        if helpers and helpers != canonical[script.parent]:
             found.append((script, "folder helpers"))
     return found
 
