@@ -83,19 +83,17 @@ class EntropyCalibrator2(trt.IInt8EntropyCalibrator2):
             print(f"    {line}")
 
 
-def convolution_formats(engine, names, input_shape):
+def convolution_formats(engine, names):
     """{network convolution name: the Format/Datatype its engine layer reads} ("?" when the engine has none).
 
-    The engine must be built with ProfilingVerbosity.DETAILED. The inspector is given an execution context with
-    `input_shape` set, so that it reports formats and shapes. Engine layers carry the names of the network layers
-    they fuse ("Conv1 + ReLU1"); reformatting layers named after them are not convolutions and are skipped.
-    Formats look like "Row major linear FP32", "Channel major FP16 format where channel % 8 == 0" or "Thirty-two
-    wide channel vectorized row major Int8 format" (seen with TensorRT 8.6.0). Prints every engine layer."""
-    context = engine.create_execution_context()
-    context.set_input_shape("inputT0", input_shape)
+    The engine must be built with ProfilingVerbosity.DETAILED and static shapes: with a dynamic batch, TensorRT
+    8.6.0 reports every format as "N/A due to dynamic shapes" (seen on an H200). Engine layers carry the names of
+    the network layers they fuse ("Conv1 + ReLU1"); reformatting layers named after them are not convolutions and
+    are skipped. Formats look like "Row major linear FP32", "Channel major FP16 format where channel % 8 == 0" or
+    "Thirty-two wide channel vectorized row major Int8 format" (seen with TensorRT 8.6.0). Prints every layer."""
     inspector = engine.create_engine_inspector()
-    inspector.execution_context = context
-    layers = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))["Layers"]
+    text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
+    layers = json.loads(text, strict=False)["Layers"]  # strict=False: 8.6.0 leaves control characters in strings
     formats = dict.fromkeys(names, "?")
     for layer in layers:  # dicts with DETAILED verbosity
         name, kind = layer.get("Name", "?"), layer.get("LayerType", "?")
@@ -106,5 +104,4 @@ def convolution_formats(engine, names, input_shape):
             for conv in names:
                 if re.search(rf"\b{re.escape(conv)}\b", name) and formats[conv] == "?" and inputs:
                     formats[conv] = inputs[0]
-    del inspector, context  # an optimization profile serves one execution context at a time: free this one
     return formats

@@ -28,10 +28,11 @@ except ImportError:  # older cuda-python
 from calibrator import EntropyCalibrator2, convolution_formats
 from digits import load
 
-# Logits: FP32 equals torch (1e-4), FP16 within 1e-2 (+1 % of the logit). Accuracies (of 360 images, 1 image is
+# Logits: FP32 equals torch (1e-4); FP16 within 0.1 + 1 % of the logit: FP16 keeps 11 significant bits, so logits
+# of 16..32 are rounded to steps of 1/64 (0.016) and an absolute 1e-2 is finer than FP16 can store. Accuracies (of 360 images, 1 image is
 # 0.0028) against torch's: FP32 the same but for one image whose two best logits lie within 1e-4 (none here: the
 # closest pair lies 0.24 apart), FP16 within 0.5 %, INT8 within 1 %.
-TOLERANCE = {"rtol": 1e-4, "atol": 1e-4, "logits_fp16": {"rtol": 1e-2, "atol": 1e-2},
+TOLERANCE = {"rtol": 1e-4, "atol": 1e-4, "logits_fp16": {"rtol": 1e-2, "atol": 0.1},
              "accuracy_fp32": {"rtol": 0.0, "atol": 0.003}, "accuracy_fp16": {"rtol": 0.0, "atol": 0.005},
              "accuracy_int8": {"rtol": 0.0, "atol": 0.01}}
 REFERENCE_TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # torch on another CPU
@@ -41,9 +42,9 @@ BATCH_MIN, BATCH_OPT, BATCH_MAX = 1, 32, 64  # the optimization profile; calibra
 CONV_NAMES = ("Conv1", "Conv2")
 
 
-def add_network(network, w):
-    """train.py's DigitsCNN from its state_dict arrays w: [N,1,28,28] -> logits [N,10]."""
-    x = network.add_input("inputT0", trt.float32, (-1, 1, 28, 28))
+def add_network(network, w, batch=-1):
+    """train.py's DigitsCNN from its state_dict arrays w: [N,1,28,28] -> logits [N,10] (N = batch, -1: dynamic)."""
+    x = network.add_input("inputT0", trt.float32, (batch, 1, 28, 28))
     for i, name in enumerate(CONV_NAMES, 1):  # Conv2d(5x5, padding 2) + ReLU + MaxPool2d(2), twice
         kernel, bias = w[f"conv{i}.weight"], w[f"conv{i}.bias"]  # [out, in, 5, 5], [out]
         conv = network.add_convolution_nd(x, kernel.shape[0], (5, 5), kernel, bias)
@@ -77,25 +78,28 @@ def add_network(network, w):
     network.mark_output(x)
 
 
-def network_with(precision, calibrator=None):
-    """A build_network() for the run block's build_engine(): the CNN, the batch profile, the precision flag."""
+def network_with(precision, calibrator=None, batch=-1):
+    """A build_network() for the run block's build_engine(): the CNN, the batch profile, the precision flag.
+    batch=-1: a dynamic batch of 1..64 images; a number: that fixed batch, without a profile."""
     def build_network(builder, network, config, inputs):
         config.clear_flag(trt.BuilderFlag.TF32)  # FP32 layers compute in FP32 (TF32 is on by default on Ampere+)
         config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # the inspector then shows each layer's formats
-        profile = builder.create_optimization_profile()
-        profile.set_shape("inputT0", (BATCH_MIN, 1, 28, 28), (BATCH_OPT, 1, 28, 28), (BATCH_MAX, 1, 28, 28))
-        config.add_optimization_profile(profile)
+        if batch == -1:
+            profile = builder.create_optimization_profile()
+            profile.set_shape("inputT0", (BATCH_MIN, 1, 28, 28), (BATCH_OPT, 1, 28, 28), (BATCH_MAX, 1, 28, 28))
+            config.add_optimization_profile(profile)
         if precision == "fp16":
             config.set_flag(trt.BuilderFlag.FP16)  # allows FP16 kernels: the builder picks them where they are faster
         if precision == "int8":
             config.set_flag(trt.BuilderFlag.INT8)  # allows INT8 kernels, with scales from the calibrator
             config.int8_calibrator = calibrator  # the builder runs the FP32 network on its batches
-            calibration = builder.create_optimization_profile()  # dynamic shapes: the shape of calibration batches
-            calibration.set_shape("inputT0", *[(BATCH_OPT, 1, 28, 28)] * 3)
-            config.set_calibration_profile(calibration)
+            if batch == -1:
+                calibration = builder.create_optimization_profile()  # dynamic shapes: the calibration batches' shape
+                calibration.set_shape("inputT0", *[(BATCH_OPT, 1, 28, 28)] * 3)
+                config.set_calibration_profile(calibration)
         with np.load(WEIGHTS) as data:
             weights = {name: data[name] for name in data.files}
-        add_network(network, weights)
+        add_network(network, weights, batch)
         return weights, calibrator  # both must stay alive until the build ends
     return build_network
 
@@ -117,8 +121,14 @@ def run_example(inputs):
     calibrators[0].print_cache()
     outputs, rows = {}, [f"{'torch (CPU)':12s} {'-':>26s} {np.mean(expected.argmax(axis=1) == labels):9.4f}"]
     for precision, engine in engines.items():
-        print(f"=== {precision} engine: its layers (engine inspector, input [{BATCH_OPT},1,28,28])")
-        formats = convolution_formats(engine, CONV_NAMES, (BATCH_OPT, 1, 28, 28))
+        # Seen with TensorRT 8.6.0 on an H200: with a dynamic batch, the inspector reports every format as "N/A due
+        # to dynamic shapes", even given a context whose input shape is set (02-API/EngineInspector). So the same
+        # network and flags are built once more with the batch fixed at BATCH_OPT, the shape whose kernels the
+        # dynamic engine chose, and that engine's inspector tells the precision (INT8: from the cache).
+        print(f"=== {precision}: the same build with a fixed batch of {BATCH_OPT}, its layers (engine inspector)")
+        calibrator = EntropyCalibrator2(load("train")[0], BATCH_OPT, CACHE_FILE) if precision == "INT8" else None
+        formats = convolution_formats(build_engine(network_with(precision.lower(), calibrator, BATCH_OPT), inputs),
+                                      CONV_NAMES)
         logits = np.concatenate([run_engine(engine, {"inputT0": images[i:i + BATCH_MAX]})["logits"]
                                  for i in range(0, len(images), BATCH_MAX)])  # 5 batches of 64, then 40
         accuracy = np.mean(logits.argmax(axis=1) == labels)

@@ -92,21 +92,19 @@ def print_cache(cache_file, lines=5):
         print(f"    {line}")
 
 
-def inspect_convolutions(engine, conv_names, input_shape):
+def inspect_convolutions(engine, conv_names):
     """{network convolution name: the Format/Datatype its engine layer reads} ("?" where none is found).
 
     Prints every engine layer with the formats it reads and writes. The engine must be built with
-    ProfilingVerbosity.DETAILED; the inspector gets an execution context whose input shape is set, so that it can
-    report shapes and formats. An engine layer carries the names of the network layers fused into it
+    ProfilingVerbosity.DETAILED and static shapes: with a dynamic batch, TensorRT 8.6.0 reports every format as
+    "N/A due to dynamic shapes", even given an execution context whose input shape is set (seen on an H200). An engine layer carries the names of the network layers fused into it
     ("/conv1/Conv + /Relu"), so a name counts where it stands whole (not preceded by a letter, digit, _ or /, not
     followed by a letter, digit or _); a reformatting layer named after a convolution is not one (LayerType Reformat).
     Formats look like "Row major linear FP32", "Channel major FP16 format where channel % 8 == 0" or "Thirty-two
     wide channel vectorized row major Int8 format" (seen with TensorRT 8.6.0)."""
-    context = engine.create_execution_context()
-    context.set_input_shape("inputT0", input_shape)
     inspector = engine.create_engine_inspector()
-    inspector.execution_context = context
-    layers = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))["Layers"]
+    text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
+    layers = json.loads(text, strict=False)["Layers"]  # strict=False: 8.6.0 leaves control characters in strings
     found = dict.fromkeys(conv_names, "?")
     for layer in layers:
         name, kind = layer.get("Name", "?"), layer.get("LayerType", "?")
@@ -118,5 +116,4 @@ def inspect_convolutions(engine, conv_names, input_shape):
             whole_name = re.search(rf"(?<![\w/]){re.escape(conv)}(?!\w)", name)
             if is_convolution and reads and found[conv] == "?" and whole_name:
                 found[conv] = reads[0]
-    del inspector, context  # an optimization profile serves one execution context at a time: free this one
     return found

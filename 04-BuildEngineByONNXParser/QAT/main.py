@@ -56,8 +56,9 @@ def export_onnx(weights, quantize, path):
     return path
 
 
-def network_from(path, logger, conv_names, calibrator=None):
-    """A build_network() for the run block: parse `path`, profile of 1..64 images, INT8 (with `calibrator` or not)."""
+def network_from(path, logger, conv_names, calibrator=None, batch=-1):
+    """A build_network() for the run block: parse `path`, profile of 1..64 images, INT8 (with `calibrator` or not).
+    batch: -1 keeps the ONNX file's dynamic batch (with a profile); a number fixes it (no profile)."""
     def build_network(builder, network, config, inputs):
         parser = trt.OnnxParser(network, logger)
         with open(path, "rb") as f:
@@ -66,6 +67,8 @@ def network_from(path, logger, conv_names, calibrator=None):
                     error = parser.get_error(i)
                     print(f"parser error {i}: code {error.code()}, node {error.node()}: {error.desc()}")
                 raise RuntimeError(f"{path} did not parse: {parser.num_errors} error(s), printed above")
+        if batch != -1:  # a network input's shape may be changed after parsing
+            network.get_input(0).shape = (batch, 1, 28, 28)
         layers = [network.get_layer(i) for i in range(network.num_layers)]
         conv_names[:] = [layer.name for layer in layers if layer.type == trt.LayerType.CONVOLUTION]
         kinds = [layer.type for layer in layers]
@@ -73,12 +76,14 @@ def network_from(path, logger, conv_names, calibrator=None):
               f"{kinds.count(trt.LayerType.DEQUANTIZE)} DEQUANTIZE; convolutions {conv_names}")
         config.clear_flag(trt.BuilderFlag.TF32)  # the layers left in floating point compute in FP32
         config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
-        profile = builder.create_optimization_profile()
-        profile.set_shape("inputT0", (BATCH_MIN, 1, 28, 28), (BATCH_OPT, 1, 28, 28), (BATCH_MAX, 1, 28, 28))
-        config.add_optimization_profile(profile)
+        if batch == -1:
+            profile = builder.create_optimization_profile()
+            profile.set_shape("inputT0", (BATCH_MIN, 1, 28, 28), (BATCH_OPT, 1, 28, 28), (BATCH_MAX, 1, 28, 28))
+            config.add_optimization_profile(profile)
         config.set_flag(trt.BuilderFlag.INT8)  # with Q/DQ nodes: their scales; without: the calibrator's
         if calibrator is not None:
             config.int8_calibrator = calibrator
+        if calibrator is not None and batch == -1:
             calibration = builder.create_optimization_profile()
             calibration.set_shape("inputT0", *[(BATCH_OPT, 1, 28, 28)] * 3)
             config.set_calibration_profile(calibration)
@@ -104,8 +109,16 @@ def run_example(inputs):
                      ("Q/DQ formulas (qat_weights.npz)", qat_reference, qat_reference, {})], {}
     for label, engine, conv_names, target in (("PTQ", ptq, ptq_names, fp32_reference),
                                               ("QAT", qat, qat_names, qat_reference)):
-        print(f"=== {label} engine, its layers (engine inspector, input [{BATCH_OPT},1,28,28]):")
-        formats = inspect_convolutions(engine, conv_names, (BATCH_OPT, 1, 28, 28))  # {name: format}, conv1 first
+        # Seen with TensorRT 8.6.0 on an H200: with a dynamic batch, the inspector reports every format as "N/A due
+        # to dynamic shapes". The same build with the batch fixed at BATCH_OPT (the shape whose kernels the dynamic
+        # engine chose) tells the formats; PTQ calibrates again (no cache file: the same images, the same scales).
+        print(f"=== {label}: the same build with a fixed batch of {BATCH_OPT}, its layers (engine inspector):")
+        onnx_file = "digits_qat.onnx" if label == "QAT" else "digits_fp32.onnx"
+        again = EntropyCalibrator2(load("train")[0], BATCH_OPT) if label == "PTQ" else None
+        fixed = build_engine(network_from(onnx_file, logger, [], again, BATCH_OPT), inputs, logger)
+        formats = inspect_convolutions(fixed, conv_names)  # {name: format}, conv1 first
+        if again is not None:
+            again.release()
         logits = np.concatenate([run_engine(engine, {"inputT0": images[i:i + BATCH_MAX]})["logits"]
                                  for i in range(0, len(images), BATCH_MAX)])  # 5 batches of 64, then 40
         rows.append((f"{label} engine", logits, target, formats))
