@@ -44,7 +44,9 @@ def make_graph(shape):  # shape (A, 3, B, 5): A and B are numbers, or names for 
              gs.Node("Mul", "MulHW", inputs=[b, five], outputs=[hw]),  # (B*5,)
              gs.Node("Concat", "Concat", {"axis": 0}, inputs=[nc, hw], outputs=[new_shape]),  # (A, 3, B*5)
              gs.Node("Reshape", "PartialFlatten", inputs=[data, new_shape], outputs=[partially])]
-    return gs.Graph(nodes=nodes, inputs=[data], outputs=[flattened, partially], opset=17)
+    # ir_version=8: fold_constants() runs the graph in onnxruntime, which refuses the onnx package's newer default
+    # (seen on the GPU machine: onnx 1.23 writes IR 14, "max supported IR version: 13" says onnxruntime 1.30)
+    return gs.Graph(nodes=nodes, inputs=[data], outputs=[flattened, partially], opset=17, ir_version=8)
 
 
 def run_example(inputs):
