@@ -157,7 +157,8 @@ def check_torch(driver_cuda):
         except Exception as error:
             problem(f"torch {version} is installed but does not import: {error}", "reinstall torch")
     for module, distribution in (("onnx", "onnx"), ("onnxruntime", None), ("polygraphy", "polygraphy"),
-                                 ("onnx_graphsurgeon", "onnx-graphsurgeon")):
+                                 ("onnx_graphsurgeon", "onnx-graphsurgeon"), ("torchvision", "torchvision"),
+                                 ("matplotlib", "matplotlib")):
         try:
             loaded = importlib.import_module(module)
             extra = ""

@@ -14,6 +14,33 @@ from sync_blocks import CANONICAL_RUN_BLOCK, RUN_MARKER, drifted, split_script
 # Reference scripts whose topic is running an engine (or building one step by step) keep that code inline,
 # written out where the reader reads it; every other reference script ends with the run block.
 INLINE = {
+    "08-Advance/SharedDeviceMemory/main.py": "contexts without device memory sharing one buffer, memory measured",
+    "05-Plugin/CallSequence/main.py": "a plugin's calls phase by phase (build, deserialize, context, set shape, "
+                                      "execute, serialize, destroy), which build_engine/run_engine merge",
+    "05-Plugin/WeightsAndAttributes/main.py": "the plan reloaded and run in fresh processes, with and without the "
+                                              "plugin library",
+    "05-Plugin/ONNXParserPlugin/main.py": "plugin vs primitive ops vs INormalizationLayer timed side by side with "
+                                          "CUDA events",
+    "08-Advance/BestPractice/ReduceAxes/main.py": "before/after variants timed side by side with CUDA events",
+    "08-Advance/BestPractice/AlignSizes/main.py": "before/after variants timed side by side with CUDA events",
+    "08-Advance/BestPractice/ComputeConstantsInAdvance/main.py": "before/after variants timed side by side with CUDA "
+                                                                 "events",
+    "08-Advance/BestPractice/TransposeMatmulToConv/main.py": "before/after variants timed side by side with CUDA events",
+    "08-Advance/BestPractice/EliminateShuffles/main.py": "before/after variants timed side by side with CUDA events",
+    "08-Advance/BestPractice/IncreaseBatchSize/main.py": "one context timed per batch size with CUDA events",
+    "08-Advance/BestPractice/OnnxWorkflow/main.py": "two engines timed with CUDA events, then profiled with an "
+                                                    "IProfiler on the context",
+    "08-Advance/Performance/benchmark.py": "torch and TensorRT contenders timed side by side (loop, CUDA graph), "
+                                           "each checked against torch FP32",
+    "08-Advance/MultipleOptimizationProfiles/main.py": "one context per profile, timed per shape with CUDA events",
+    "08-Advance/MultipleStreams/main.py": "pinned memory, two streams and contexts, copies overlapped and timed",
+    "08-Advance/MultipleContexts/main.py": "several threads, each with its own context and stream, timed",
+    "08-Advance/CudaGraph/main.py": "execute_async_v3 captured into a CUDA graph and replayed, timed",
+    "08-Advance/Refit/main.py": "refit from ONNX initializers between runs in new contexts; refit vs rebuild timed",
+    "08-Advance/HardwareCompatibility/main.py": "two plans built, run and timed with CUDA events",
+    "08-Advance/VersionCompatibility/main.py": "plans deserialized by different runtimes (host code, lean runtime), timed",
+    "08-Advance/DataFormat/main.py": "vectorized I/O buffers (HWC8, CHW32) packed and unpacked around the run",
+    "08-Advance/Sparsity/main.py": "dense vs sparse engines run and timed with CUDA events, inspector per context",
     "01-SimpleDemo/TensorRT8.6/main.py": "the whole workflow, written out once",
     "02-API/GPUAllocator/main.py": "where TensorRT's GPU memory comes from: the allocator is set on the builder and "
                                    "runtime that the run block would create",

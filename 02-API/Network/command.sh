@@ -4,5 +4,3 @@ set -euo pipefail
 cd "$(dirname "$0")"
 echo "=== main.py: members of INetworkDefinition"
 python3 main.py
-echo "=== NetworkPrinter.py: every layer and tensor of a small conv net"
-python3 NetworkPrinter.py

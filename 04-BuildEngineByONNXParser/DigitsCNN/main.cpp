@@ -435,6 +435,15 @@ int main()
         cacheReused = cacheReused
             && (attempt == 0 ? calibrator.mGetBatchCalls > 0 : calibrator.mCacheRead && calibrator.mGetBatchCalls == 0);
     }
+    std::vector<char> const cache = cookbook::loadFile(kCacheFile); // text: a header, then "tensor: scale (hex)"
+    std::string const text(cache.begin(), cache.end());
+    std::cout << "  " << kCacheFile << ", the first lines:" << std::endl;
+    for (size_t begin = 0, line = 0; begin < text.size() && line < 5; ++line)
+    {
+        size_t const end = std::min(text.find('\n', begin), text.size());
+        std::cout << "    " << text.substr(begin, end - begin) << std::endl;
+        begin = end + 1;
+    }
 
     std::map<Precision, Result> results;
     for (auto& [precision, engine] : engines)

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""02-API/Network/NetworkPrinter: print every layer and every tensor of a network (the course slides' example).
+"""07-Tool/trtexec / main.py: check what command.sh's trtexec runs produced.
 
-print_network(network) lists the network's inputs and outputs, then, for each layer: index, type, number of
-inputs and outputs, name, and for each of its input/output tensors: shape, dtype and name (None for an optional
-input that is not set). It is applied to a small convolutional classifier built with the API (seeded weights):
-Conv-ReLU-MaxPool x 2 -> Shuffle (flatten) -> MatMul + bias -> SoftMax -> TopK. The engine's results are checked
-against numpy.
+Facts parsed from the logs and JSON files (boolean outputs, reference: what trtexec documents), the slowest layers
+from profile.json, and the plans trtexec saved, loaded with trt.Runtime and run on the same input as onnxruntime:
+model-FP32.plan and model-FP16.plan against onnxruntime on model.onnx, addScalar.plan (with AddScalarPlugin.so
+loaded first) against numpy.
 """
+import ctypes
+import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -18,128 +20,107 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-INPUT_NAME = "inputT0"
-BATCH, HEIGHT, WIDTH = 2, 8, 8
-C1, C2, CLASSES = 4, 8, 10
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # FP32 with TF32 cleared
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5, "y_fp16": {"rtol": 1e-2, "atol": 1e-2}}
+REFERENCE_TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}  # onnxruntime's CPU kernels differ a little between machines
+SUMMARY = ("Latency", "Enqueue Time", "H2D Latency", "GPU Compute Time", "D2H Latency")  # "min = .. ms, .." lines
+FACTS = ("fp32_build_passed", "timing_cache_written", "fp16_build_passed", "int8_build_passed", "load_engine_passed",
+         "summary_lines_parsed", "layer_info_lists_layers", "profile_lists_layers", "times_has_records",
+         "cuda_graph_run_passed", "plugin_build_passed")
 
 
-def make_weights():
-    rng = np.random.default_rng(97)
-    return {
-        "conv1.weight": (rng.standard_normal((C1, 1, 3, 3)) * 0.5).astype(np.float32),
-        "conv1.bias": (rng.standard_normal(C1) * 0.1).astype(np.float32),
-        "conv2.weight": (rng.standard_normal((C2, C1, 3, 3)) * 0.3).astype(np.float32),
-        "conv2.bias": (rng.standard_normal(C2) * 0.1).astype(np.float32),
-        "fc.weight": (rng.standard_normal((C2 * (HEIGHT // 4) * (WIDTH // 4), CLASSES)) * 0.3).astype(np.float32),
-        "fc.bias": (rng.standard_normal((1, CLASSES)) * 0.1).astype(np.float32),
-    }
+def read(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
 
 
-def make_inputs():
-    rng = np.random.default_rng(31193)
-    return {INPUT_NAME: rng.standard_normal((BATCH, 1, HEIGHT, WIDTH)).astype(np.float32)}
+def load_json(path):  # trtexec writes its JSON by hand: tolerate a bare nan/inf (e.g. a 0 ms total) as null
+    return json.loads(re.sub(r":\s*-?(nan|inf)\b", ": null", read(path), flags=re.IGNORECASE))
 
 
-def conv2d_same(x, w, b):
-    """3x3 convolution, stride 1, zero padding 1 (NCHW, weights OIHW), in float64."""
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    windows = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # N,C,H,W,3,3
-    return np.einsum("nchwij,ocij->nohw", windows, w) + b.reshape(1, -1, 1, 1)
+def passed(log):  # trtexec's last word: "&&&& PASSED TensorRT.trtexec [TensorRT v8600] # trtexec ..."
+    return "PASSED TensorRT.trtexec" in read(log)
 
 
-def max_pool_2x2(x):
-    n, c, h, w = x.shape
-    return x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+def summary(log):  # {"Throughput": qps, "<metric>": (mean ms, median ms)} from the "=== Performance summary ===" lines
+    text, found = read(log), {}
+    match = re.search(r"Throughput: ([\d.e+-]+) qps", text)
+    if match:
+        found["Throughput"] = float(match.group(1))
+    for name in SUMMARY:
+        match = re.search(r"\] " + name + r": min = \S+ ms, max = \S+ ms, mean = (\S+) ms, median = (\S+) ms", text)
+        if match:
+            found[name] = (float(match.group(1)), float(match.group(2).rstrip(",")))
+    return found
 
 
-def reference(inputs):
-    p = {k: v.astype(np.float64) for k, v in make_weights().items()}
-    x = inputs[INPUT_NAME].astype(np.float64)
-    x = max_pool_2x2(np.maximum(conv2d_same(x, p["conv1.weight"], p["conv1.bias"]), 0))
-    x = max_pool_2x2(np.maximum(conv2d_same(x, p["conv2.weight"], p["conv2.bias"]), 0))
-    logits = x.reshape(BATCH, -1) @ p["fc.weight"] + p["fc.bias"]
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probability = e / e.sum(axis=1, keepdims=True)
-    return {
-        "probability": probability.astype(np.float32),
-        "label": np.argmax(probability, axis=1).reshape(BATCH, 1).astype(np.int32),
-    }
+def tool_facts():
+    """Each fact is a property of trtexec's output that its documentation promises; False means it was not seen."""
+    runs = {name: summary(f"result-{name}.log") for name in ("load-FP32", "cudaGraph")}
+    for name, values in runs.items():
+        print(f"{name}: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
+    layer_info = load_json("layerInfo.json")  # {"Layers": [...], "Bindings": [...]} with --profilingVerbosity=detailed
+    layers = layer_info.get("Layers", []) if isinstance(layer_info, dict) else []
+    print(f"layerInfo.json: {len(layers)} layers, e.g. {str(layers[0])[:150] if layers else None}")
+    fp16_info = read("layerInfo-FP16.json")
+    print(f"layerInfo-FP16.json names FP16 formats: {'FP16' in fp16_info or 'Half' in fp16_info} (not asserted)")
+    profile_json = load_json("profile.json")  # [{"count": N}, {"name", "timeMs", "averageMs", "medianMs", ..}, ..]
+    profile = [e for e in profile_json if isinstance(e, dict) and "name" in e] if isinstance(profile_json, list) else []
+    print(f"profile.json: {len(profile_json)} entries, first {profile_json[0] if profile_json else None}, "
+          f"{len(profile)} layers")
+    for entry in sorted(profile, key=lambda e: -(e.get("averageMs") or 0))[:3]:
+        print(f"slow layer: {entry.get('averageMs') or 0:.4f} ms average, {entry.get('percentage') or 0:.1f} %: "
+              f"{entry['name']}")
+    times = load_json("times.json")  # one dict per timed inference: startH2dMs, .., computeMs, latencyMs
+    times = times if isinstance(times, list) else []
+    print(f"times.json: {len(times)} records, keys of the first: {sorted(times[0]) if times else None}")
+    return {"fp32_build_passed": passed("result-FP32.log") and os.path.getsize("model-FP32.plan") > 0,
+            "timing_cache_written": os.path.isfile("model.cache") and os.path.getsize("model.cache") > 0,
+            "fp16_build_passed": passed("result-FP16.log") and os.path.isfile("model-FP16.plan"),
+            "int8_build_passed": passed("result-INT8.log") and os.path.isfile("model-INT8.plan"),
+            "load_engine_passed": passed("result-load-FP32.log"),
+            "summary_lines_parsed": set(runs["load-FP32"]) == {"Throughput", *SUMMARY},
+            "layer_info_lists_layers": len(layers) > 0,
+            "profile_lists_layers": len(profile) > 0 and all("averageMs" in e for e in profile),
+            "times_has_records": len(times) > 0 and all(isinstance(t, dict) and "computeMs" in t and "latencyMs" in t
+                                                        for t in times),
+            "cuda_graph_run_passed": passed("result-cudaGraph.log") and {"Throughput", "GPU Compute Time"}
+            <= set(runs["cudaGraph"]),
+            "plugin_build_passed": passed("result-plugin.log") and os.path.isfile("addScalar.plan")}
 
 
-def tensor_string(tensor):
-    if tensor is None:
-        return "None"
-    return f"{tuple(tensor.shape)},{tensor.dtype.name},{tensor.name}"
-
-
-def print_network(network):
-    """Print the network's inputs, outputs and every layer with its input and output tensors."""
-    print(f"Network {network.name!r}: {network.num_inputs} inputs, {network.num_outputs} outputs, "
-          f"{network.num_layers} layers")
-    for i in range(network.num_inputs):
-        print(f"Input  {i:2d}: {tensor_string(network.get_input(i))}")
-    for i in range(network.num_outputs):
-        print(f"Output {i:2d}: {tensor_string(network.get_output(i))}")
-    for i in range(network.num_layers):
-        layer = network.get_layer(i)
-        print(f"{i:3d} {layer.type.name},in={layer.num_inputs},out={layer.num_outputs},{layer.name}")
-        for j in range(layer.num_inputs):
-            print(f"\tInput  {j:2d}:{tensor_string(layer.get_input(j))}")
-        for j in range(layer.num_outputs):
-            print(f"\tOutput {j:2d}:{tensor_string(layer.get_output(j))}")
-
-
-def build_network(builder, network, config, inputs):
-    config.clear_flag(trt.BuilderFlag.TF32)  # exact FP32 convolution and matrix multiply
-    p = make_weights()
-    network.name = "SmallConvNet"
-    x = network.add_input(INPUT_NAME, trt.float32, (BATCH, 1, HEIGHT, WIDTH))
-
-    tensor = x
-    for k, channels in ((1, C1), (2, C2)):
-        conv = network.add_convolution_nd(tensor, channels, (3, 3), trt.Weights(p[f"conv{k}.weight"]),
-                                          trt.Weights(p[f"conv{k}.bias"]))
-        conv.padding_nd = (1, 1)
-        conv.name = f"Conv{k}"
-        relu = network.add_activation(conv.get_output(0), trt.ActivationType.RELU)
-        relu.name = f"ReLU{k}"
-        pool = network.add_pooling_nd(relu.get_output(0), trt.PoolingType.MAX, (2, 2))
-        pool.stride_nd = (2, 2)
-        # pool is left unnamed on purpose: TensorRT names it "(Unnamed Layer* N) [Pooling]"
-        tensor = pool.get_output(0)
-
-    flatten = network.add_shuffle(tensor)
-    flatten.reshape_dims = (BATCH, -1)  # [2, 8, 2, 2] -> [2, 32]
-    flatten.name = "Flatten"
-    weight = network.add_constant(p["fc.weight"].shape, trt.Weights(p["fc.weight"]))
-    weight.name = "FC.weight"
-    matmul = network.add_matrix_multiply(flatten.get_output(0), trt.MatrixOperation.NONE, weight.get_output(0),
-                                         trt.MatrixOperation.NONE)
-    matmul.name = "FC.matmul"
-    bias = network.add_constant(p["fc.bias"].shape, trt.Weights(p["fc.bias"]))
-    bias.name = "FC.bias"
-    add = network.add_elementwise(matmul.get_output(0), bias.get_output(0), trt.ElementWiseOperation.SUM)
-    add.name = "FC.add"
-    add.get_output(0).name = "logits"
-    softmax = network.add_softmax(add.get_output(0))
-    softmax.axes = 1 << 1  # over the class dimension
-    softmax.name = "SoftMax"
-    softmax.get_output(0).name = "probability"
-    top1 = network.add_topk(softmax.get_output(0), trt.TopKOperation.MAX, 1, 1 << 1)
-    top1.name = "Top1"
-    top1.get_output(0).name = "top1_probability"
-    top1.get_output(1).name = "label"
-    network.mark_output(softmax.get_output(0))
-    network.mark_output(top1.get_output(1))
-    print_network(network)
-    return p  # keep the weight arrays alive until the engine is built
+def load_plan(path):
+    with open(path, "rb") as f:
+        engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(f.read())
+    if engine is None:
+        raise RuntimeError(f"deserialize_cuda_engine({path}) failed")
+    return engine
 
 
 def run_example(inputs):
-    engine = build_engine(build_network, inputs)
-    print(f"\nAfter fusion the engine has {engine.num_layers} layers (the network above: 13)")
-    return run_engine(engine, inputs)
+    outputs = {name: np.array(value) for name, value in tool_facts().items()}
+    outputs["y_fp32"] = run_engine(load_plan("model-FP32.plan"), {"x": inputs["x"]})["y"]
+    outputs["y_fp16"] = run_engine(load_plan("model-FP16.plan"), {"x": inputs["x"]})["y"]
+    ctypes.CDLL(os.path.abspath("AddScalarPlugin.so"))  # registers the creator "AddScalar" before deserializing
+    outputs["plugin_y"] = run_engine(load_plan("addScalar.plan"), {"x": inputs["plugin_x"]})["y"]
+    return outputs
+
+
+def make_inputs():
+    rng = np.random.default_rng(7107)
+    return {"x": rng.standard_normal((4, 1, 28, 28)).astype(np.float32),
+            "plugin_x": rng.standard_normal((4, 4)).astype(np.float32)}
+
+
+def reference(inputs):
+    import onnxruntime as ort
+
+    import get_model
+    if not os.path.isfile("model.onnx"):  # the CPU test runs without command.sh: export the same model here
+        get_model.export_model("model.onnx")
+    session = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
+    y = session.run(["y"], {"x": inputs["x"]})[0]
+    return {**{name: np.array(True) for name in FACTS}, "y_fp32": y, "y_fp16": y,
+            "plugin_y": (inputs["plugin_x"] + np.float32(get_model.SCALAR)).astype(np.float32)}
 
 
 # ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====

@@ -1,0 +1,12 @@
+#!/bin/bash
+# requires: python:torch python:torchvision
+# timeout: 1200
+# Run from anywhere: bash 08-Advance/Performance/command.sh [--quick] [--max-autotune] [--all-precisions] [--runs N]
+# Default run: 5 TensorRT engines (ResNet-50 FP32, TF32, FP16, INT8; the encoder FP16), each with two
+# profiles; expected to take about 8-10 minutes on an H200 (build times dominate). trtexec is optional: without it
+# the limit column is skipped. matplotlib is optional: without it there is no performance.png.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+echo "=== benchmark.py: torch eager / torch.compile / TensorRT 8.6 on ResNet-50 and a BERT-base-sized encoder"
+python3 benchmark.py "$@"
