@@ -54,6 +54,46 @@ def requirement_skip_reason(requires):
     return None
 
 
+DURATIONS = Path(__file__).resolve().parent / "gpu_durations.txt"
+
+
+def read_durations():
+    """{example folder: seconds its GPU test took in the last recorded run} (tests/gpu_durations.txt)."""
+    if not DURATIONS.is_file():
+        return {}
+    entries = {}
+    for line in DURATIONS.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            folder, seconds = line.rsplit(None, 1)
+            entries[folder] = float(seconds)
+    return entries
+
+
+def write_durations(entries):
+    lines = ["# seconds each example's GPU test took in its last recorded run (tests/record_gpu_run.py), beside",
+             "# the other examples of that run; the suite starts the longest first"]
+    lines += [f"{folder} {seconds:.1f}" for folder, seconds in sorted(entries.items())]
+    DURATIONS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def pytest_collection_modifyitems(config, items):
+    """GPU tests longest first (recorded durations; examples never timed count as long), so that the parallel
+    workers of `-n 16` do not end with one long example running alone. Other tests keep their order."""
+    durations = read_durations()
+    unknown = max(durations.values(), default=0.0)
+
+    def seconds(item):
+        callspec = getattr(item, "callspec", None)
+        example = callspec.params.get("example") if callspec else None
+        if item.get_closest_marker("gpu") is None or example is None:
+            return None
+        return durations.get(Path(example).as_posix(), unknown)
+
+    gpu = sorted((i for i in items if seconds(i) is not None), key=seconds, reverse=True)
+    others = [i for i in items if seconds(i) is None]
+    items[:] = others + gpu
+
+
 def pytest_addoption(parser):
     parser.addoption("--stale-only", action="store_true", default=False,
                      help="GPU tests: run only the examples whose files changed since their last recorded GPU pass "

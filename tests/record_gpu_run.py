@@ -5,7 +5,8 @@ Reads the JUnit XML files that `python3 -m pytest --junitxml=...` wrote on the G
 tests/GPU_RUNS.md and records in tests/gpu_verified.txt, for each example whose GPU test passed there, the
 fingerprint of its files. Run it on the tree that ran on the GPU (commit first, record right after the run).
 Examples that did not pass in this run keep their earlier entry (the catalogue still compares its fingerprint);
-an example that failed loses it.
+an example that failed loses it. It also records how long each example's GPU test took (tests/gpu_durations.txt):
+the suite starts the longest examples first, so that 16 workers finish together (see conftest.py).
 """
 import re
 import sys
@@ -14,12 +15,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalogue import read_verified, write_verified  # noqa: E402
+from conftest import read_durations, write_durations  # noqa: E402
 from examples import fingerprint, find_examples  # noqa: E402
 
 
 def main(paths):
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     passed_examples, failed_examples = set(), set()
+    durations = read_durations()
     for path in paths:
         for case in ET.parse(path).getroot().iter("testcase"):
             outcome = "passed"
@@ -29,6 +32,8 @@ def main(paths):
                 outcome = "skipped"
             counts[outcome] += 1
             m = re.match(r"test_example_on_gpu\[(.*)\]$", case.get("name", ""))
+            if m and outcome in ("passed", "failed"):
+                durations[m.group(1)] = float(case.get("time", 0.0))
             if m and outcome == "passed":
                 passed_examples.add(m.group(1))
             elif m and outcome == "failed":
@@ -38,6 +43,7 @@ def main(paths):
     entries = {e: h for e, h in read_verified().items() if e in known and e not in failed_examples}
     entries.update({e: fingerprint(e) for e in passed_examples})
     write_verified(entries)
+    write_durations({e: t for e, t in durations.items() if e in known})
     print(f"{len(passed_examples)} examples passed in this run, {len(failed_examples)} failed; "
           f"{len(entries)} of {len(known)} examples recorded as verified")
 

@@ -63,3 +63,10 @@ def test_verified_list_names_existing_examples():
     known = {e.as_posix() for e in EXAMPLES}
     unknown = sorted(set(read_verified()) - known)
     assert not unknown, f"tests/gpu_verified.txt names folders that are not examples: {unknown}"
+
+
+def test_durations_name_existing_examples():
+    from conftest import read_durations
+    known = {e.as_posix() for e in EXAMPLES}
+    unknown = sorted(set(read_durations()) - known)
+    assert not unknown, f"tests/gpu_durations.txt names folders that are not examples: {unknown}"
