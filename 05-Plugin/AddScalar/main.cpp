@@ -81,6 +81,11 @@ int main()
     PluginField field("scalar", &kScalar, PluginFieldType::kFLOAT32, 1);
     PluginFieldCollection fields{1, &field};
     IPluginV2* plugin = creator->createPlugin("addScalar", &fields);
+    if (plugin == nullptr)
+    {
+        std::cerr << "createPlugin failed" << std::endl;
+        return 1;
+    }
 
     std::unique_ptr<IBuilder> builder(createInferBuilder(logger));
     std::unique_ptr<INetworkDefinition> network(

@@ -41,8 +41,8 @@ def make_plugin():
     if creator is None:
         raise RuntimeError(f"no creator {PLUGIN_NAME} version {PLUGIN_VERSION}: was {PLUGIN_LIBRARY} loaded?")
     print(f"creator {creator.name}: fields {[(f.name, f.type) for f in creator.field_names]}")
-    fields = trt.PluginFieldCollection([trt.PluginField("scalar", np.array([SCALAR], dtype=np.float32),
-                                                        trt.PluginFieldType.FLOAT32)])
+    scalar = np.array([SCALAR], dtype=np.float32)  # the collection points into this array: keep it until create_plugin
+    fields = trt.PluginFieldCollection([trt.PluginField("scalar", scalar, trt.PluginFieldType.FLOAT32)])
     return creator.create_plugin("addScalar", fields)  # the name becomes the layer's plugin name
 
 

@@ -111,6 +111,8 @@ def run_phases(inputs):
     ctypes.CDLL(os.path.abspath(PLUGIN_LIBRARY), mode=ctypes.RTLD_GLOBAL)
     phase("create plugin")
     creator = trt.get_plugin_registry().get_plugin_creator("CallSequence", "1", "")
+    if creator is None:
+        raise RuntimeError(f"no creator CallSequence version 1: was {PLUGIN_LIBRARY} built (make)?")
     fields = [trt.PluginField("scalar", np.array([SCALAR], dtype=np.float32), trt.PluginFieldType.FLOAT32)]
     plugin = creator.create_plugin("callSequence", trt.PluginFieldCollection(fields))
     phase("add to network")

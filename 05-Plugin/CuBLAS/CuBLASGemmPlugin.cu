@@ -1,6 +1,7 @@
 // CuBLASGemm (see CuBLASGemmPlugin.h): a GEMM with weights through cuBLAS, the handle from attachToContext.
 #include "CuBLASGemmPlugin.h"
 
+#include <atomic>
 #include <cstdio>
 
 using namespace nvinfer1;
@@ -10,6 +11,10 @@ namespace cookbook
 
 static char const* const kNAME = "CuBLASGemm";
 static char const* const kVERSION = "1";
+
+// How often attachToContext got TensorRT's handle and how often the plugin created its own: main.py reads them through
+// cuBLASGemmAttachCount (below) to check which way each build went.
+static std::atomic<int32_t> gTensorRTHandles{0}, gOwnHandles{0};
 
 // y[m, :] = b for every row m: the GEMM then adds x · W with beta = 1.
 __global__ void broadcastBiasKernel(float* y, float const* bias, int64_t rows, int32_t n)
@@ -61,8 +66,13 @@ int32_t CuBLASGemmPlugin::getNbOutputs() const noexcept
     return 1;
 }
 
+// Idempotent: clone() calls it too (see there).
 int32_t CuBLASGemmPlugin::initialize() noexcept
 {
+    if (mDeviceWeight != nullptr)
+    {
+        return 0;
+    }
     size_t const bytes = (mWeight.size() + mBias.size()) * sizeof(float);
     CHECK_RETURN(cudaMalloc(&mDeviceWeight, bytes), 1);
     CHECK_RETURN(cudaMemcpy(mDeviceWeight, mWeight.data(), mWeight.size() * sizeof(float), cudaMemcpyHostToDevice), 1);
@@ -125,11 +135,13 @@ void CuBLASGemmPlugin::attachToContext(cudnnContext*, cublasContext* cublas, IGp
     {
         mHandle = cublas;
         mOwnHandle = false;
+        ++gTensorRTHandles;
         std::printf("[plugin %s] attachToContext: using the cuBLAS handle TensorRT passed\n", kNAME);
     }
     else if (cublasCreate(&mHandle) == CUBLAS_STATUS_SUCCESS) // kCUBLAS is off: a handle of our own
     {
         mOwnHandle = true;
+        ++gOwnHandles;
         std::printf("[plugin %s] attachToContext: TensorRT passed no cuBLAS handle, created one\n", kNAME);
     }
     else
@@ -150,11 +162,18 @@ void CuBLASGemmPlugin::detachFromContext() noexcept
     mOwnHandle = false;
 }
 
-// A clone is attached to its own context later: it gets no handle here.
+// A clone is attached to its own context later: it gets no handle here. TensorRT calls initialize() once per engine,
+// not on the clones it makes for execution contexts (which run enqueue): a clone of an initialized plugin gets its
+// own device copy of the weights here, ready to use.
 IPluginV2DynamicExt* CuBLASGemmPlugin::clone() const noexcept
 {
     auto* plugin = new CuBLASGemmPlugin(mK, mN, mWeight, mBias);
     plugin->setPluginNamespace(mNamespace.c_str());
+    if (mDeviceWeight != nullptr && plugin->initialize() != 0)
+    {
+        plugin->destroy();
+        return nullptr;
+    }
     return plugin;
 }
 
@@ -187,9 +206,21 @@ size_t CuBLASGemmPlugin::getWorkspaceSize(PluginTensorDesc const*, int32_t, Plug
 int32_t CuBLASGemmPlugin::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const*, void const* const* inputs,
     void* const* outputs, void*, cudaStream_t stream) noexcept
 {
-    if (mHandle == nullptr)
+    if (mHandle == nullptr) // no attachToContext before this enqueue (e.g. the builder timing the plugin): own handle
     {
-        pluginError(kNAME, "enqueue without a cuBLAS handle");
+        if (cublasCreate(&mHandle) != CUBLAS_STATUS_SUCCESS)
+        {
+            mHandle = nullptr;
+            pluginError(kNAME, "enqueue without a cuBLAS handle, and cublasCreate failed");
+            return 1;
+        }
+        mOwnHandle = true;
+        ++gOwnHandles;
+        std::printf("[plugin %s] enqueue before any attachToContext: created a cuBLAS handle\n", kNAME);
+        std::fflush(stdout);
+    }
+    if (mDeviceWeight == nullptr && initialize() != 0)  // safety net: an object that was never initialized
+    {
         return 1;
     }
     int64_t const rows = volume(inputDesc[0].dims) / mK; // M: every dimension but the last
@@ -277,3 +308,10 @@ IPluginV2* CuBLASGemmPluginCreator::deserializePlugin(AsciiChar const*, void con
 REGISTER_TENSORRT_PLUGIN(CuBLASGemmPluginCreator);
 
 } // namespace cookbook
+
+// For main.py (ctypes): how many times attachToContext used TensorRT's handle (own == 0), or the plugin created one
+// (own == 1: in attachToContext, or in an enqueue that came before any attachToContext).
+extern "C" int32_t cuBLASGemmAttachCount(int32_t own)
+{
+    return own != 0 ? cookbook::gOwnHandles.load() : cookbook::gTensorRTHandles.load();
+}

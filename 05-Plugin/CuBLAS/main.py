@@ -9,7 +9,10 @@ the same network twice, to show both:
 1. tactic sources with CUBLAS: the plugin prints "using the cuBLAS handle TensorRT passed" -> y
 2. tactic sources without CUBLAS: it prints "TensorRT passed no cuBLAS handle, created one" -> y_own_handle
 Both are checked against numpy (float64, rounded to float32). FP32: the plugin sets CUBLAS_DEFAULT_MATH (no TF32)
-on the handle for its GEMM, so the 1e-5 tolerance holds (with TF32 the errors would be ~1e-3).
+on the handle for its GEMM, so the 1e-5 tolerance holds (with TF32 the errors would be ~1e-3). The plugin counts
+the two cases (cuBLASGemmAttachCount, read with ctypes), and the script checks them against the documentation of
+TacticSource::kCUBLAS in NvInferRuntime.h: with CUBLAS the plugin was handed TensorRT's handle
+(trt_handle_with_cublas), without it it never was and created its own (own_handle_without_cublas).
 """
 import ctypes
 import os
@@ -46,9 +49,12 @@ def gemm_plugin():
 
 
 def run_example(inputs):
-    ctypes.CDLL(PLUGIN_LIBRARY, mode=ctypes.RTLD_GLOBAL)
+    library = ctypes.CDLL(PLUGIN_LIBRARY, mode=ctypes.RTLD_GLOBAL)
+    library.cuBLASGemmAttachCount.restype = ctypes.c_int32  # (own: 0 TensorRT's handles, 1 the plugin's own)
+    library.cuBLASGemmAttachCount.argtypes = [ctypes.c_int32]
     outputs = {}
     for with_cublas, name in ((True, "y"), (False, "y_own_handle")):
+        before = [library.cuBLASGemmAttachCount(own) for own in (0, 1)]
         def build_network(builder, network, config, inputs):
             sources = config.get_tactic_sources()
             bit = 1 << int(trt.TacticSource.CUBLAS)
@@ -59,6 +65,13 @@ def run_example(inputs):
             layer.get_output(0).name = name
             network.mark_output(layer.get_output(0))
         outputs.update(run_engine(build_engine(build_network, inputs), inputs))
+        trt_handles, own_handles = [library.cuBLASGemmAttachCount(own) - before[own] for own in (0, 1)]
+        print(f"attachToContext during this build and run: TensorRT's handle {trt_handles} times, "
+              f"own handle {own_handles} times")
+        if with_cublas:
+            outputs["trt_handle_with_cublas"] = np.array(trt_handles > 0)
+        else:
+            outputs["own_handle_without_cublas"] = np.array(trt_handles == 0 and own_handles > 0)
     return outputs
 
 
@@ -69,7 +82,8 @@ def make_inputs():
 def reference(inputs):
     w, b = make_weights()
     y = (inputs["x"].astype(np.float64) @ w.astype(np.float64) + b).astype(np.float32)
-    return {"y": y, "y_own_handle": y}
+    return {"y": y, "y_own_handle": y, "trt_handle_with_cublas": np.array(True),  # NvInferRuntime.h, kCUBLAS
+            "own_handle_without_cublas": np.array(True)}
 
 
 # ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====

@@ -63,7 +63,7 @@ def plugin_formats(engine):
     context = engine.create_execution_context()
     inspector = engine.create_engine_inspector()
     inspector.execution_context = context
-    layers = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))["Layers"]
+    layers = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON), strict=False)["Layers"]
     found = []
     for layer in (layer for layer in layers if isinstance(layer, dict)):
         name = layer.get("Name", "?")

@@ -76,7 +76,7 @@ def network_with(mode, calibrator=None):
         config.set_flag(trt.BuilderFlag.INT8)
         x = network.add_input("inputT0", trt.float32, SHAPE)
         if mode == "qdq":
-            scale_in = network.add_constant((), trt.Weights(np.array(RANGE_IN / 127, dtype=np.float32)))
+            scale_in = network.add_constant((), trt.Weights(np.array([RANGE_IN / 127], dtype=np.float32)))
             x = network.add_dequantize(network.add_quantize(x, scale_in.get_output(0)).get_output(0),
                                        scale_in.get_output(0)).get_output(0)
         creator = trt.get_plugin_registry().get_plugin_creator("AddScalarINT8", "1", "")
@@ -85,7 +85,7 @@ def network_with(mode, calibrator=None):
         layer.name = PLUGIN_LAYER
         y = layer.get_output(0)
         if mode == "qdq":
-            scale_out = network.add_constant((), trt.Weights(np.array(RANGE_OUT / 127, dtype=np.float32)))
+            scale_out = network.add_constant((), trt.Weights(np.array([RANGE_OUT / 127], dtype=np.float32)))
             y = network.add_dequantize(network.add_quantize(y, scale_out.get_output(0)).get_output(0),
                                        scale_out.get_output(0)).get_output(0)
         else:  # implicit quantization: ask for INT8 in the plugin
@@ -109,7 +109,7 @@ def plugin_formats(engine):
     context = engine.create_execution_context()
     inspector = engine.create_engine_inspector()
     inspector.execution_context = context
-    layers = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))["Layers"]
+    layers = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON), strict=False)["Layers"]
     found = []
     for layer in (layer for layer in layers if isinstance(layer, dict)):
         name = layer.get("Name", "?")

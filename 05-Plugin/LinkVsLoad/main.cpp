@@ -72,11 +72,17 @@ static std::vector<char> buildPlan(cookbook::Logger& logger)
     ITensor* x = network->addInput("x", DataType::kFLOAT, Dims3{kShape[0], kShape[1], kShape[2]});
     PluginField const field("alpha", &kAlpha, PluginFieldType::kFLOAT32, 1);
     PluginFieldCollection const fields{1, &field};
-    std::unique_ptr<IPluginV2> plugin(findCreator()->createPlugin("scaledTanh", &fields));
+    IPluginV2* plugin = findCreator()->createPlugin("scaledTanh", &fields);
+    if (plugin == nullptr)
+    {
+        return {};
+    }
     IPluginV2Layer* layer = network->addPluginV2(&x, 1, *plugin);
     layer->getOutput(0)->setName("y");
     network->markOutput(*layer->getOutput(0));
     std::unique_ptr<IHostMemory> plan(builder->buildSerializedNetwork(*network, *config));
+    network.reset();    // the network refers to the plugin: destroy it first,
+    plugin->destroy();  // then the plugin object createPlugin made
     if (plan == nullptr)
     {
         return {};

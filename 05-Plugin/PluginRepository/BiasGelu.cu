@@ -31,8 +31,12 @@ public:
     {
         return kNAME;
     }
-    int32_t initialize() noexcept override
+    int32_t initialize() noexcept override  // idempotent: clone() calls it too
     {
+        if (mDeviceBias != nullptr)
+        {
+            return 0;
+        }
         CHECK_RETURN(cudaMalloc(&mDeviceBias, mBias.size() * sizeof(float)), 1);
         CHECK_RETURN(cudaMemcpy(mDeviceBias, mBias.data(), mBias.size() * sizeof(float), cudaMemcpyHostToDevice), 1);
         return 0;
@@ -61,9 +65,17 @@ public:
         writer.write(static_cast<int32_t>(mBias.size()));
         writer.writeArray(mBias.data(), mBias.size());
     }
+    // TensorRT does not call initialize() on the clones it makes for execution contexts (which run enqueue): a
+    // clone of an initialized plugin gets its own device copy of the bias here, ready to use.
     IPluginV2DynamicExt* clone() const noexcept override
     {
-        return withNamespace(new BiasGeluPlugin(mBias, mApproximate), mNamespace);
+        auto* plugin = withNamespace(new BiasGeluPlugin(mBias, mApproximate), mNamespace);
+        if (mDeviceBias != nullptr && plugin->initialize() != 0)
+        {
+            plugin->destroy();
+            return nullptr;
+        }
+        return plugin;
     }
     DimsExprs getOutputDimensions(int32_t, DimsExprs const* inputs, int32_t, IExprBuilder&) noexcept override
     {
@@ -80,6 +92,10 @@ public:
         if (dims.d[dims.nbDims - 1] != static_cast<int32_t>(mBias.size()))
         {
             pluginError(kNAME, "the last dimension differs from the bias length");
+            return 1;
+        }
+        if (mDeviceBias == nullptr && initialize() != 0)  // safety net: an object that was never initialized
+        {
             return 1;
         }
         int64_t const n = volume(dims);

@@ -64,8 +64,13 @@ int32_t ChannelAffineClipPlugin::getNbOutputs() const noexcept
 }
 
 // Called when the engine is created (build and deserialization): the weights go to the GPU once per engine.
+// Idempotent: clone() calls it too (see there), and a second call must not leak the first buffer.
 int32_t ChannelAffineClipPlugin::initialize() noexcept
 {
+    if (mDeviceWeightBias != nullptr)
+    {
+        return 0;
+    }
     size_t const bytes = mWeight.size() * sizeof(float);
     CHECK_RETURN(cudaMalloc(&mDeviceWeightBias, 2 * bytes), 1);
     CHECK_RETURN(cudaMemcpy(mDeviceWeightBias, mWeight.data(), bytes, cudaMemcpyHostToDevice), 1);
@@ -118,11 +123,19 @@ DataType ChannelAffineClipPlugin::getOutputDataType(int32_t, DataType const* inp
     return inputTypes[0];
 }
 
-// A clone owns its own copy of the weights (host vectors) and its own device buffer (initialize() of the clone).
+// A clone owns its own copy of the weights (host vectors) and its own device buffer. TensorRT calls initialize()
+// once per engine, not on the clones it makes for each execution context, which run enqueue: NvInferRuntimePlugin.h
+// asks that a clone be ready to use ("If the source plugin is pre-configured ... the returned object should also be
+// pre-configured"). So a clone of an initialized plugin is initialized here.
 IPluginV2DynamicExt* ChannelAffineClipPlugin::clone() const noexcept
 {
     auto* plugin = new ChannelAffineClipPlugin(mWeight, mBias, mClipMin, mClipMax);
     plugin->setPluginNamespace(mNamespace.c_str());
+    if (mDeviceWeightBias != nullptr && plugin->initialize() != 0)
+    {
+        plugin->destroy();
+        return nullptr;
+    }
     return plugin;
 }
 
@@ -159,6 +172,10 @@ int32_t ChannelAffineClipPlugin::enqueue(PluginTensorDesc const* inputDesc, Plug
     if (n == 0)
     {
         return 0;
+    }
+    if (mDeviceWeightBias == nullptr && initialize() != 0)  // safety net: an object that was never initialized
+    {
+        return 1;
     }
     unsigned const blocks = static_cast<unsigned>((n + 255) / 256);
     channelAffineClipKernel<<<blocks, 256, 0, stream>>>(static_cast<float const*>(inputs[0]),

@@ -114,7 +114,7 @@ def reference(inputs):
 def engine_formats(engine):
     """{network layer name: output formats of the engine layers computing it}, from the engine inspector (DETAILED)."""
     inspector = engine.create_engine_inspector()
-    info = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+    info = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON), strict=False)
     del inspector
     found = {}
     for layer in info["Layers"]:

@@ -64,6 +64,8 @@ def run_example(inputs):
     with nvtx_range("build"):
         engine = build_engine(build_network, inputs)
     context = engine.create_execution_context()
+    if context is None:
+        raise RuntimeError("create_execution_context failed (see the TensorRT log above)")
     context.nvtx_verbosity = trt.ProfilingVerbosity.DETAILED  # LAYER_NAMES_ONLY (default) / DETAILED / NONE
     stream = check_cuda(cudart.cudaStreamCreate())
     x, y = np.ascontiguousarray(inputs["x"]), np.empty((M, N), np.float32)
@@ -74,7 +76,8 @@ def run_example(inputs):
         check_cuda(cudart.cudaMemcpyAsync(d_x, x.ctypes.data, x.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice,
                                           stream))
     with nvtx_range("warm-up"):
-        context.execute_async_v3(int(stream))
+        if not context.execute_async_v3(int(stream)):
+            raise RuntimeError("execute_async_v3 failed (see the TensorRT log above)")
         check_cuda(cudart.cudaStreamSynchronize(stream))
     for i in range(RUNS):  # in the timeline: 30 "inference i" ranges, each holding TensorRT's enqueue and layers
         with nvtx_range(f"inference {i}"):

@@ -19,7 +19,7 @@ from polygraphy.backend.onnx import BytesFromOnnx, ModifyOutputs, OnnxFromPath
 from polygraphy.backend.onnxrt import OnnxrtRunner, SessionFromOnnx
 from polygraphy.backend.trt import (CreateConfig, EngineFromBytes, EngineFromNetwork, ModifyNetworkOutputs,
                                     NetworkFromOnnxPath, Profile, SaveEngine, TrtRunner)
-from polygraphy.comparator import Comparator, CompareFunc
+from polygraphy.comparator import Comparator, SimpleCompareFunc  # CompareFunc.simple before 0.53 (deprecated)
 
 try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
     from cuda.bindings import runtime as cudart
@@ -39,14 +39,14 @@ def run_example(inputs):
                                                config=CreateConfig(fp16=True, profiles=profiles)), "model-FP16.plan")
     runners = [TrtRunner(engine_fp16, name="trt-fp16"), OnnxrtRunner(SessionFromOnnx("model.onnx"), name="onnxrt")]
     results = Comparator.run(runners, data_loader=feeds)
-    fp16_passed = bool(Comparator.compare_accuracy(results, compare_func=CompareFunc.simple(atol=1e-2, rtol=1e-2)))
+    fp16_passed = bool(Comparator.compare_accuracy(results, compare_func=SimpleCompareFunc(atol=1e-2, rtol=1e-2)))
     # 2. FP32, every tensor an output (CreateConfig leaves TF32 off unless tf32=True)
     network_all = ModifyNetworkOutputs(NetworkFromOnnxPath("model.onnx"), outputs=constants.MARK_ALL)
     onnx_all = BytesFromOnnx(ModifyOutputs(OnnxFromPath("model.onnx"), outputs=constants.MARK_ALL))
     runners = [TrtRunner(EngineFromNetwork(network_all, config=CreateConfig(profiles=profiles)), name="trt-fp32"),
                OnnxrtRunner(SessionFromOnnx(onnx_all), name="onnxrt-all")]
     results_all = Comparator.run(runners, data_loader=feeds)
-    all_passed = bool(Comparator.compare_accuracy(results_all, compare_func=CompareFunc.simple(atol=1e-4, rtol=1e-4)))
+    all_passed = bool(Comparator.compare_accuracy(results_all, compare_func=SimpleCompareFunc(atol=1e-4, rtol=1e-4)))
     names = {runner: set(iterations[0].keys()) for runner, iterations in results_all.items()}
     print(f"tensors compared: {len(names['onnxrt-all'] & names['trt-fp32'])}: {sorted(names['onnxrt-all'])}")
     # 3. a runner by hand, on the plan saved in 1

@@ -37,7 +37,7 @@ echo "=== 02 build an FP16 engine, reusing (and extending) the timing cache"
 run result-FP16.log trtexec --onnx=model.onnx $SHAPES --fp16 --timingCacheFile=model.cache \
     --saveEngine=model-FP16.plan --profilingVerbosity=detailed --exportLayerInfo=layerInfo-FP16.json $RUN
 
-echo "=== 03 build an INT8 engine without calibration data (trtexec sets placeholder dynamic ranges: fast, not accurate)"
+echo "=== 03 build an INT8 engine without calibration data (trtexec calibrates on one random batch: fast, not accurate)"
 run result-INT8.log trtexec --onnx=model.onnx $SHAPES --int8 --saveEngine=model-INT8.plan --skipInference
 
 echo "=== 04 load the FP32 plan and measure it (the performance summary: throughput, latency, enqueue time, H2D/GPU/D2H)"

@@ -33,8 +33,10 @@ def read(path):
         return f.read()
 
 
-def load_json(path):  # trtexec writes its JSON by hand: tolerate a bare nan/inf (e.g. a 0 ms total) as null
-    return json.loads(re.sub(r":\s*-?(nan|inf)\b", ": null", read(path), flags=re.IGNORECASE))
+def load_json(path):
+    """trtexec writes its JSON by hand: tolerate a bare nan/inf (e.g. a 0 ms total) as null, and control characters
+    inside strings (seen with TensorRT 8.6.0 in the engine inspector's JSON, which --exportLayerInfo writes)."""
+    return json.loads(re.sub(r":\s*-?(nan|inf)\b", ": null", read(path), flags=re.IGNORECASE), strict=False)
 
 
 def passed(log):  # trtexec's last word: "&&&& PASSED TensorRT.trtexec [TensorRT v8600] # trtexec ..."

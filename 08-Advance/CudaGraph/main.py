@@ -124,7 +124,9 @@ def main():
     expected = reference(inputs)
     engine = build_engine(logger, inputs["W"])
     context = engine.create_execution_context()
-    stream = check_cuda(cudart.cudaStreamCreate())
+    # a non-blocking stream: no implicit synchronization with the legacy default stream (work issued there during the
+    # capture would otherwise invalidate it)
+    stream = check_cuda(cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking))
     d_x = check_cuda(cudart.cudaMalloc(MAX_BATCH * WIDTH * 4))
     d_y = check_cuda(cudart.cudaMalloc(MAX_BATCH * WIDTH * 4))
     context.set_tensor_address("inputT0", d_x)

@@ -59,7 +59,8 @@ def build_engine(logger):
     x.allowed_formats = 1 << int(trt.TensorFormat.HWC8)
     # no dynamic range on x or the constant: the multiplication cannot run in INT8 and stays exact in FP16; only the
     # output is quantized, with the output's range
-    two = network.add_constant((1, 1, 1, 1), np.array([2], dtype=np.float16))
+    two_value = np.array([2], dtype=np.float16)  # TensorRT reads it during the build: keep it alive until then
+    two = network.add_constant((1, 1, 1, 1), trt.Weights(two_value))
     y = network.add_elementwise(x, two.get_output(0), trt.ElementWiseOperation.PROD).get_output(0)
     y.name = "outputT0"
     network.mark_output(y)
@@ -67,6 +68,7 @@ def build_engine(logger):
     y.allowed_formats = 1 << int(trt.TensorFormat.CHW32)
     y.set_dynamic_range(-127 * SCALE, 127 * SCALE)
     serialized = builder.build_serialized_network(network, config)
+    del two_value
     if serialized is None:
         raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
     engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)

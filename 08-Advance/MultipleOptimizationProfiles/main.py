@@ -98,7 +98,8 @@ class Runner:
         self.context = engine.create_execution_context()
         self.stream = check_cuda(cudart.cudaStreamCreate())
         # choose the profile before setting shapes; the call is asynchronous on the stream
-        self.context.set_optimization_profile_async(profile_index, int(self.stream))
+        if not self.context.set_optimization_profile_async(profile_index, int(self.stream)):
+            raise RuntimeError(f"set_optimization_profile_async({profile_index}) failed (in use by another context?)")
         self.d_x = check_cuda(cudart.cudaMalloc(max(BATCHES) * WIDTHS[0] * 4))
         self.d_y = check_cuda(cudart.cudaMalloc(max(BATCHES) * WIDTHS[-1] * 4))
         self.context.set_tensor_address("inputT0", self.d_x)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# requires: python:onnx
 # Run from anywhere: bash 08-Advance/Refit/command.sh
 set -euo pipefail
 cd "$(dirname "$0")"

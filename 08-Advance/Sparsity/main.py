@@ -90,6 +90,7 @@ def build_engine(logger, inputs, sparse):
     pool = network.add_pooling_nd(conv.get_output(0), trt.PoolingType.AVERAGE, SHAPE[2:])
     pool.get_output(0).name = "outputT0"
     network.mark_output(pool.get_output(0))
+    pool.get_output(0).dtype = trt.float32  # stated, not left to type inference from the float16 input
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError("build_serialized_network failed (see the TensorRT log above)")
@@ -103,7 +104,7 @@ def conv_tactics(engine, context):
     """The engine inspector's layers whose name mentions the convolution: (name, TacticName, HasSparseWeights)."""
     inspector = engine.create_engine_inspector()
     inspector.execution_context = context
-    layers = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))["Layers"]
+    layers = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON), strict=False)["Layers"]
     return [(layer.get("Name"), layer.get("TacticName"), layer.get("HasSparseWeights"))
             for layer in layers if isinstance(layer, dict) and "SparseConv" in layer.get("Name", "")]
 

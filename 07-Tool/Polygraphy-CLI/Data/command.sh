@@ -1,5 +1,5 @@
 #!/bin/bash
-# requires: polygraphy python:torch python:onnxruntime
+# requires: polygraphy python:torch python:onnxruntime python:onnx_graphsurgeon
 # Run from anywhere: bash 07-Tool/Polygraphy-CLI/Data/command.sh
 # `polygraphy data merge` (called `data to-input` before Polygraphy 0.50) turns saved inputs and outputs into one
 # input file: here, the intermediate tensors onnxruntime computed feed a subgraph cut out of the model.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# requires: polygraphy python:torch python:onnxruntime
+# requires: polygraphy python:torch python:onnxruntime python:onnx_graphsurgeon
 # Run from anywhere: bash 07-Tool/Polygraphy-CLI/Debug/command.sh
 # `polygraphy debug` repeats a step (build an engine / cut a model / mark layers FP32), runs a --check command on
 # what it made, and sorts the results into good and bad by the check's exit code.
@@ -42,10 +42,14 @@ run result-debug-reduce.log polygraphy debug reduce model-bad.onnx -o reduced.on
 grep -E "Finished|Node\(s\)" result-debug-reduce.log || true
 
 echo "=== 03 debug precision: how many layers (from the first) must run in FP32 for an FP16 engine to be accurate"
+# --layer-precisions pins every operator layer to FP16 (obeyed: debug precision's default --precision-constraints),
+# so that every layer debug precision leaves unmarked surely runs in FP16 (--fp16 alone only allows FP16: on a
+# network this small the builder may keep FP32 and hide the overflow)
+FP16_LAYERS=(Scale:float16 Square:float16 ReduceSum:float16 Sqrt:float16 Div:float16)  # layer = ONNX node name
 run result-golden-norm.log polygraphy run model-norm.onnx --onnxrt --save-inputs norm-inputs.json \
     --save-outputs norm-golden.json
 run result-debug-precision.log polygraphy debug precision model-norm.onnx --fp16 -p float32 --mode bisect \
-    --dir forward \
+    --dir forward --layer-precisions "${FP16_LAYERS[@]}" \
     --check polygraphy run polygraphy_debug.engine --trt --load-inputs norm-inputs.json --load-outputs norm-golden.json \
     --atol 1e-5 --rtol 1e-2
 grep -E "Finished|To achieve" result-debug-precision.log | cut -c 1-150 || true

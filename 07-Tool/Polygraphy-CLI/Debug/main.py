@@ -4,7 +4,7 @@
 Facts (boolean outputs, reference True): debug build ran 2 iterations and sorted 2 tactic replays into good/bad,
 which diff-tactics read; debug reduce left exactly the NotInTensorRT node; debug precision named how many layers must
 run in FP32. Values: model-norm.onnx built in FP16 with those first N layers pinned to FP32 (layer.precision and
-OBEY_PRECISION_CONSTRAINTS, what debug precision does), run, against numpy.
+OBEY_PRECISION_CONSTRAINTS, the other operator layers in FP16, what debug precision does), run, against numpy.
 """
 import glob
 import os
@@ -24,6 +24,7 @@ import get_model
 
 TOLERANCE = {"rtol": 1e-2, "atol": 1e-5}  # FP16 where allowed; y is about x / 600, hence the small atol
 FACTS = ("build_sorted_replays", "reduce_isolated_bad_node", "precision_named_layers")
+FP16_LAYERS = ("Scale", "Square", "ReduceSum", "Sqrt", "Div")  # command.sh's --layer-precisions (ONNX node names)
 
 
 def read(path):
@@ -56,10 +57,14 @@ def run_example(inputs):
         config.set_flag(trt.BuilderFlag.FP16)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
         count = network.num_layers if first_fp32 is None else first_fp32
-        for index in range(count):  # the first `count` layers, in the network's order, as debug precision marks them
-            layer = network.get_layer(index)
-            layer.precision = trt.float32
-            print(f"FP32: layer {index} {layer.name} ({layer.type})")
+        for index in range(network.num_layers):  # as debug precision did: the first `count` layers in FP32 (but
+            layer = network.get_layer(index)     # constants), the others as --layer-precisions set them
+            if index < count and layer.type != trt.LayerType.CONSTANT:
+                layer.precision = trt.float32
+            elif layer.name in FP16_LAYERS:
+                layer.precision = trt.float16
+            print(f"layer {index} {layer.name} ({layer.type}): "
+                  f"{layer.precision if layer.precision_is_set else 'precision not set'}")
         return parser
 
     outputs = {name: np.array(value) for name, value in facts.items()}

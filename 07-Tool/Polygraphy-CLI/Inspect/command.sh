@@ -1,5 +1,5 @@
 #!/bin/bash
-# requires: polygraphy python:torch python:onnxruntime
+# requires: polygraphy python:torch python:onnxruntime python:onnx_graphsurgeon
 # Run from anywhere: bash 07-Tool/Polygraphy-CLI/Inspect/command.sh
 # `polygraphy inspect`: what is in an ONNX model, an engine, a set of saved inputs/outputs, a tactic replay file,
 # and which parts of an ONNX model TensorRT can take.
@@ -29,8 +29,11 @@ run result-inspect-onnx.log polygraphy inspect model model.onnx --show layers at
 grep -E "ONNX Model|Input\(s\)|Output\(s\)|Initializer\(s\)|Node\(s\)" result-inspect-onnx.log || true
 
 echo "=== 02 build and run an engine, saving the engine, its tactics, the inputs and the outputs"
+# default profiling verbosity (layer names only): with --profiling-verbosity detailed, TensorRT 8.6.0 puts a raw
+# control character into the engine inspector's JSON for fused layers of an ONNX model (their joined metadata),
+# and `inspect model` (03) parses that JSON strictly (see README)
 run result-build.log polygraphy run model.onnx --trt --trt-min-shapes "x:[1,1,28,28]" --trt-opt-shapes "x:[4,1,28,28]" \
-    --trt-max-shapes "x:[16,1,28,28]" --input-shapes "x:[4,1,28,28]" --profiling-verbosity detailed \
+    --trt-max-shapes "x:[16,1,28,28]" --input-shapes "x:[4,1,28,28]" \
     --save-engine model.plan --save-tactics tactics.json --save-inputs inputs.json --save-outputs outputs.json
 
 echo "=== 03 the engine: I/O tensors, device memory, the optimization profile, the layers TensorRT kept"

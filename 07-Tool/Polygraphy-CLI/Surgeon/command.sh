@@ -1,5 +1,5 @@
 #!/bin/bash
-# requires: polygraphy python:onnx
+# requires: polygraphy python:onnx python:onnxruntime python:onnx_graphsurgeon
 # Run from anywhere: bash 07-Tool/Polygraphy-CLI/Surgeon/command.sh
 # `polygraphy surgeon` edits ONNX files (no TensorRT needed); main.py checks the edited models and runs them in TensorRT.
 set -euo pipefail

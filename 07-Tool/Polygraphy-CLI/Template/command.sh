@@ -39,9 +39,9 @@ run result-onnxrt.log polygraphy run model_updated.onnx --onnxrt --input-shapes 
     --save-inputs inputs.json --save-outputs outputs-onnxrt.json
 
 echo "=== 04 TensorRT from the network script and the config script, compared with the outputs of 03"
+# --trt-config-script replaces every other config option (--trt-min-shapes, --fp16, ...): the profile is in my_config.py
 run result-trt.log polygraphy run my_network.py --model-type trt-network-script --trt-config-script my_config.py \
-    --trt --trt-min-shapes "x:[1,1,28,28]" --trt-opt-shapes "x:[4,1,28,28]" --trt-max-shapes "x:[16,1,28,28]" \
-    --input-shapes "x:[4,1,28,28]" --load-inputs inputs.json --load-outputs outputs-onnxrt.json \
+    --trt --input-shapes "x:[4,1,28,28]" --load-inputs inputs.json --load-outputs outputs-onnxrt.json \
     --atol 1e-4 --rtol 1e-4 --save-engine template.plan
 grep -E "Comparing Output|PASSED|FAILED" result-trt.log | cut -c 1-150 || true
 

@@ -24,9 +24,10 @@ try:  # cuda-python >= 12.6 ships the runtime API as cuda.bindings.runtime
 except ImportError:  # older cuda-python
     from cuda import cudart
 
-# sin / cos of angles up to 511 rad: the angle is rounded to float32 in both (1 ulp of 511 is 3e-5), the GPU's
-# sin / cos may differ from numpy's float64 ones by a few ulp of the angle
-TOLERANCE = {"rtol": 1e-5, "atol": 2e-4}
+# sin / cos of angles up to 511 rad: the angle is rounded to float32 in both (1 ulp of 511 is 3e-5); a GPU kernel
+# may use the fast sin / cos intrinsics, whose error grows with the angle (about |angle| * 2^-22, 1.2e-4 at 511);
+# a wrong table would be off by O(1)
+TOLERANCE = {"rtol": 1e-5, "atol": 5e-4}
 FP16 = False
 B, L, D = 64, 512, 512
 SETTING = f"x [{B}, {L}, {D}] float32"

@@ -8,9 +8,10 @@ or a plan written by another TensorRT version (version tag). Without a second Te
 both kinds from a good plan of y = 2x + 1:
 1. the magic tag (bytes 0..3) changed: deserialize_cuda_engine returns None and the log says
    "Serialization assertion plan->header.magicTag == rt::kPLAN_MAGIC_TAG failed.";
-2. the 32-bit word at bytes 8..11 increased by one, as if a newer TensorRT had written the plan (NVIDIA/TensorRT issue
-   #3073 locates the serialization version at the 9th byte): deserialize_cuda_engine returns None and the log names
-   the version mismatch ("Version tag does not match", or "not compatible with this version of TensorRT");
+2. the serialization-version word increased by one, as if a newer TensorRT had written the plan (NVIDIA/TensorRT
+   issue #3073 locates it at bytes 8..11; other header words with a version-like value are tried after it):
+   deserialize_cuda_engine returns None and the log names the version mismatch ("Version tag does not match", or
+   "not compatible with this version of TensorRT");
 3. the fix: the unchanged plan deserializes and runs (checked against numpy). In practice: rebuild the plan with the
    TensorRT (and on the GPU model) that will run it, or build it version-compatible (08-Advance: version
    compatibility) / hardware-compatible (AMPERE_PLUS).
@@ -66,13 +67,34 @@ def load(runtime, logger, plan, label):
     return engine is None, list(logger.messages)
 
 
+def version_patches(plan):
+    """Copies of `plan` with what may be its version raised by one, most likely first: (what changed, the bytes).
+
+    NVIDIA/TensorRT issue #3073 found the serialization version at bytes 8..11 (205 for 8.2.1, 213 for 8.4.3, 232 for
+    8.5.3); the 8.6 header may place it elsewhere, or store the library version (8.6.x.y) itself. So after bytes 8..11:
+    every other 32-bit word of the first 64 bytes whose value looks like a serialization version (200..399), then
+    the minor number where this TensorRT's major and minor numbers appear in a row, as 32-bit words or as bytes."""
+    major, minor = (int(part) for part in trt.__version__.split(".")[:2])
+    head = plan[:64]
+    words = {offset: int.from_bytes(head[offset:offset + 4], "little") for offset in range(0, 64, 4)}
+    places = [(8, 4)] + [(offset, 4) for offset, value in words.items() if offset != 8 and 200 <= value < 400]
+    places += [(offset + 4, 4) for offset in words if words[offset] == major and words.get(offset + 4) == minor]
+    places += [(i + 1, 1) for i in range(63) if head[i] == major and head[i + 1] == minor]
+    for offset, size in places:
+        value = int.from_bytes(plan[offset:offset + size], "little")
+        patched = bytearray(plan)
+        patched[offset:offset + size] = ((value + 1) % 2 ** (8 * size)).to_bytes(size, "little")
+        label = f"bytes {offset}..{offset + size - 1} ({size * 8}-bit little-endian) {value} -> {value + 1}"
+        yield label, bytes(patched)
+
+
 def run_example(inputs):
     logger = CollectingLogger()  # one logger per process: TensorRT keeps the first one it is given
     with open(PLAN, "wb") as f:  # a plan file, as an application would ship it
         f.write(build_engine(build_network, inputs, logger).serialize())
     with open(PLAN, "rb") as f:
         plan = f.read()
-    print(f"{PLAN}: {len(plan)} bytes, header bytes 0..31: {plan[:32].hex(' ')}")
+    print(f"{PLAN}: {len(plan)} bytes, header bytes 0..63: {plan[:64].hex(' ')}")
     runtime = trt.Runtime(logger)
     outputs = {}
 
@@ -83,14 +105,14 @@ def run_example(inputs):
     outputs["magic/refused"] = np.array(refused)
     outputs["magic/message_logged"] = np.array(any(MAGIC_MESSAGE in m for m in messages))
 
-    print("=== 2. a plan of another TensorRT version: the serialization version at bytes 8..11 increased by one")
-    version = int.from_bytes(plan[8:12], "little")
-    print(f"bytes 8..11 as a little-endian uint32: {version} -> {(version + 1) % 2 ** 32}")
-    other_version = bytearray(plan)
-    other_version[8:12] = ((version + 1) % 2 ** 32).to_bytes(4, "little")
-    refused, messages = load(runtime, logger, bytes(other_version), "other version")
+    print("=== 2. a plan of another TensorRT version: the version in the header increased by one")
+    for label, patched in version_patches(plan):  # until the log names a version mismatch
+        refused, messages = load(runtime, logger, patched, label)
+        named = any(t in m for m in messages for t in VERSION_MESSAGES)
+        if named:
+            break
     outputs["version/refused"] = np.array(refused)
-    outputs["version/message_logged"] = np.array(any(t in m for m in messages for t in VERSION_MESSAGES))
+    outputs["version/message_logged"] = np.array(named)
 
     print("=== 3. the fix: the plan as this TensorRT wrote it")
     engine = runtime.deserialize_cuda_engine(plan)
