@@ -2,16 +2,18 @@
 """08-Advance/ProblemSolving/IncompatiblePlan: a plan that this TensorRT cannot load, reproduced by patching a good
 plan's header, and the fix (a plan built by the TensorRT that runs it).
 
-A plan (serialized engine) starts with a header: a magic tag, then the serialization version of the TensorRT that
-wrote it. A runtime refuses plans whose header does not match its own: bytes that are not a plan at all (magic tag),
-or a plan written by another TensorRT version (version tag). Without a second TensorRT installation, the script makes
-both kinds from a good plan of y = 2x + 1:
+A plan (serialized engine) starts with a header: a magic tag ("ftrt"), then words that describe the sections that
+follow, and the version of the TensorRT that wrote it. A runtime refuses bytes whose header it cannot read. Without a
+second TensorRT installation, the script damages a good plan of y = 2x + 1 in two places:
 1. the magic tag (bytes 0..3) changed: deserialize_cuda_engine returns None and the log says
-   "Serialization assertion plan->header.magicTag == rt::kPLAN_MAGIC_TAG failed.";
-2. the serialization-version word increased by one, as if a newer TensorRT had written the plan (NVIDIA/TensorRT
-   issue #3073 locates it at bytes 8..11; other header words with a version-like value are tried after it):
-   deserialize_cuda_engine returns None and the log names the version mismatch ("Version tag does not match", or
-   "not compatible with this version of TensorRT");
+   "Serialization assertion plan->header.magicTag == rt::kPLAN_MAGIC_TAG failed." (seen with 8.6.0 on an H200);
+2. the 32-bit word at bytes 8..11 (1 in 8.6.0's plans; issue #3073 took it for the serialization version of 8.2-8.5)
+   raised by one: refused too, seen with a "Serialization assertion e.offset >= cursor failed." — a header that does
+   not describe the file;
+   printed, not asserted: the TensorRT version stored at bytes 24..27 (8, 6, 0, 12 for 8.6.0.12) changed to 8.7: seen
+   with 8.6.0 on an H200, that plan loads: the runtime does not refuse over those bytes alone. A plan really written
+   by another TensorRT is refused with "The engine plan file is not compatible with this version of TensorRT,
+   expecting library version ... got ..., please rebuild." (reported by users; it needs a second TensorRT);
 3. the fix: the unchanged plan deserializes and runs (checked against numpy). In practice: rebuild the plan with the
    TensorRT (and on the GPU model) that will run it, or build it version-compatible (08-Advance: version
    compatibility) / hardware-compatible (AMPERE_PLUS).
@@ -30,7 +32,7 @@ except ImportError:  # older cuda-python
 TOLERANCE = {"rtol": 1e-6, "atol": 1e-6}  # 2x + 1: exact up to one rounding
 SHAPE = (2, 3, 4)
 MAGIC_MESSAGE = "Serialization assertion plan->header.magicTag == rt::kPLAN_MAGIC_TAG failed."
-VERSION_MESSAGES = ("Version tag does not match", "not compatible with this version of TensorRT")
+HEADER_MESSAGE = "Serialization assertion"  # seen with 8.6.0: "... e.offset >= cursor failed."
 PLAN = "model.plan"
 
 
@@ -67,25 +69,11 @@ def load(runtime, logger, plan, label):
     return engine is None, list(logger.messages)
 
 
-def version_patches(plan):
-    """Copies of `plan` with what may be its version raised by one, most likely first: (what changed, the bytes).
-
-    NVIDIA/TensorRT issue #3073 found the serialization version at bytes 8..11 (205 for 8.2.1, 213 for 8.4.3, 232 for
-    8.5.3); the 8.6 header may place it elsewhere, or store the library version (8.6.x.y) itself. So after bytes 8..11:
-    every other 32-bit word of the first 64 bytes whose value looks like a serialization version (200..399), then
-    the minor number where this TensorRT's major and minor numbers appear in a row, as 32-bit words or as bytes."""
-    major, minor = (int(part) for part in trt.__version__.split(".")[:2])
-    head = plan[:64]
-    words = {offset: int.from_bytes(head[offset:offset + 4], "little") for offset in range(0, 64, 4)}
-    places = [(8, 4)] + [(offset, 4) for offset, value in words.items() if offset != 8 and 200 <= value < 400]
-    places += [(offset + 4, 4) for offset in words if words[offset] == major and words.get(offset + 4) == minor]
-    places += [(i + 1, 1) for i in range(63) if head[i] == major and head[i + 1] == minor]
-    for offset, size in places:
-        value = int.from_bytes(plan[offset:offset + size], "little")
-        patched = bytearray(plan)
-        patched[offset:offset + size] = ((value + 1) % 2 ** (8 * size)).to_bytes(size, "little")
-        label = f"bytes {offset}..{offset + size - 1} ({size * 8}-bit little-endian) {value} -> {value + 1}"
-        yield label, bytes(patched)
+def patched(plan, offset, size, new_value):
+    """A copy of `plan` with the little-endian integer of `size` bytes at `offset` replaced."""
+    copy = bytearray(plan)
+    copy[offset:offset + size] = new_value.to_bytes(size, "little")
+    return bytes(copy)
 
 
 def run_example(inputs):
@@ -105,14 +93,14 @@ def run_example(inputs):
     outputs["magic/refused"] = np.array(refused)
     outputs["magic/message_logged"] = np.array(any(MAGIC_MESSAGE in m for m in messages))
 
-    print("=== 2. a plan of another TensorRT version: the version in the header increased by one")
-    for label, patched in version_patches(plan):  # until the log names a version mismatch
-        refused, messages = load(runtime, logger, patched, label)
-        named = any(t in m for m in messages for t in VERSION_MESSAGES)
-        if named:
-            break
-    outputs["version/refused"] = np.array(refused)
-    outputs["version/message_logged"] = np.array(named)
+    print("=== 2. a header that does not describe the file: the word at bytes 8..11 raised by one")
+    word = int.from_bytes(plan[8:12], "little")
+    refused, messages = load(runtime, logger, patched(plan, 8, 4, word + 1), f"bytes 8..11: {word} -> {word + 1}")
+    outputs["header/refused"] = np.array(refused)
+    outputs["header/message_logged"] = np.array(any(HEADER_MESSAGE in m for m in messages))
+    version = tuple(plan[24:28])  # seen with 8.6.0: 8, 6, 0, 12 (TensorRT 8.6.0.12)
+    print(f"bytes 24..27 read {version}, TensorRT {trt.__version__}: the minor number raised by one (printed only)")
+    refused, _ = load(runtime, logger, patched(plan, 25, 1, (plan[25] + 1) % 256), "the version bytes changed")
 
     print("=== 3. the fix: the plan as this TensorRT wrote it")
     engine = runtime.deserialize_cuda_engine(plan)
@@ -127,7 +115,7 @@ def make_inputs():
 
 
 def reference(inputs):
-    facts = {f"{kind}/{fact}": np.array(True) for kind in ("magic", "version") for fact in ("refused", "message_logged")}
+    facts = {f"{kind}/{fact}": np.array(True) for kind in ("magic", "header") for fact in ("refused", "message_logged")}
     return {"y": (inputs["x"].astype(np.float64) * 2 + 1).astype(np.float32), **facts}
 
 

@@ -5,13 +5,15 @@ reproduced and fixed.
 build_plan.py, run in a subprocess (another process, as on a build machine), registers TensorRT's built-in plugins
 and writes gelu.plan with a CustomGeluPluginDynamic layer. A plan stores the plugin's name, version, namespace and
 serialized fields, not its code: the runtime that loads it looks the creator up in its own process's plugin
-registry. This process has registered nothing:
+registry. Seen with TensorRT 8.6.0 on an H200, a fresh Python process's registry already held 25 creators before
+init_libnvinfer_plugins, and gelu.plan deserialized at once. To show what a process without the plugin sees, this
+script first removes the creator from its registry (registry.deregister_creator) if it is there:
 1. deserialize_cuda_engine returns None; a collecting ILogger catches "getPluginCreator could not find plugin:
    CustomGeluPluginDynamic version: 1" and "Cannot deserialize plugin since corresponding IPluginCreator not found in
    Plugin Registry";
-2. the fix: trt.init_libnvinfer_plugins(logger, "") registers the built-in creators (for a plugin of your own: load
-   its .so with ctypes.CDLL, or runtime.get_plugin_registry().load_library); the same plan then deserializes and
-   runs, checked against numpy's GELU.
+2. the fix: register the creator (trt.init_libnvinfer_plugins(logger, "") for the built-in ones, here
+   registry.register_creator for the one removed; for a plugin of your own: load its .so with ctypes.CDLL, or
+   trt.get_plugin_registry().load_library); the same plan then deserializes and runs, checked against numpy's GELU.
 """
 import os
 import subprocess
@@ -53,16 +55,24 @@ def run_example(inputs):
         plan = f.read()
     logger = CollectingLogger()  # one logger per process: TensorRT keeps the first one it is given
     runtime = trt.Runtime(logger)
-    registered = [c.name for c in trt.get_plugin_registry().plugin_creator_list]
-    print(f"=== 1. this process's plugin registry holds {len(registered)} creators: deserialize {PLAN}")
+    registry = trt.get_plugin_registry()
+    registered = [c.name for c in registry.plugin_creator_list]
+    print(f"=== 1. this process's plugin registry holds {len(registered)} creators: {sorted(registered)}")
+    creator = registry.get_plugin_creator("CustomGeluPluginDynamic", "1", "")
+    if creator is not None:  # seen with 8.6.0: registered before any init_libnvinfer_plugins; remove it
+        print("CustomGeluPluginDynamic is registered already: deregister_creator, to play a process without it")
+        registry.deregister_creator(creator)
+    print(f"deserialize {PLAN}")
     engine = runtime.deserialize_cuda_engine(plan)
     print(f"deserialize_cuda_engine returned {'None' if engine is None else 'an engine'}")
     outputs = {"refused": np.array(engine is None)}
     for i, text in enumerate(MESSAGES):
         outputs[f"message_{i}_logged"] = np.array(any(text in m for m in logger.messages))
-    print("=== 2. the fix: register the built-in plugins, deserialize again, run")
+    print("=== 2. the fix: register the plugin's creator, deserialize again, run")
     if not trt.init_libnvinfer_plugins(logger, ""):
         raise RuntimeError("init_libnvinfer_plugins failed")
+    if registry.get_plugin_creator("CustomGeluPluginDynamic", "1", "") is None and creator is not None:
+        registry.register_creator(creator, "")  # the one removed above (init does not register a creator twice)
     engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
         raise RuntimeError(f"{PLAN} did not deserialize after init_libnvinfer_plugins")
