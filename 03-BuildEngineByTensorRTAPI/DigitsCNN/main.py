@@ -138,6 +138,8 @@ def run_example(inputs):
         calibrator = EntropyCalibrator2(load("train")[0], BATCH_OPT, CACHE_FILE) if precision == "INT8" else None
         formats = convolution_formats(build_engine(network_with(precision.lower(), calibrator, BATCH_OPT), inputs),
                                       CONV_NAMES)
+        if calibrator is not None:
+            calibrator.release()  # its device buffer
         logits = np.concatenate([run_engine(engine, {"inputT0": images[i:i + BATCH_MAX]})["logits"]
                                  for i in range(0, len(images), BATCH_MAX)])  # 5 batches of 64, then 40
         accuracy = np.mean(logits.argmax(axis=1) == labels)

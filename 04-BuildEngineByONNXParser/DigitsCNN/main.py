@@ -154,6 +154,8 @@ def run_example(inputs):
         calibrator = EntropyCalibrator2(load("train")[0], BATCH_OPT, CACHE_FILE) if precision == "INT8" else None
         fixed = build_engine(network_with(precision.lower(), logger, [], calibrator, BATCH_OPT), inputs, logger)
         formats = inspect_convolutions(fixed, conv_names)
+        if calibrator is not None:
+            calibrator.release()  # its device buffer
         logits = np.concatenate([run_engine(engine, {"inputT0": images[i:i + BATCH_MAX]})["logits"]
                                  for i in range(0, len(images), BATCH_MAX)])  # 5 batches of 64, then 40
         accuracy = np.mean(logits.argmax(axis=1) == labels)
