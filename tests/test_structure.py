@@ -70,3 +70,10 @@ def test_durations_name_existing_examples():
     known = {e.as_posix() for e in EXAMPLES}
     unknown = sorted(set(read_durations()) - known)
     assert not unknown, f"tests/gpu_durations.txt names folders that are not examples: {unknown}"
+
+
+def test_makespan_of_the_longest_first_schedule():
+    from suite_time import makespan
+    assert makespan([3, 3, 3], 3) == 3
+    assert makespan([5, 4, 3, 3, 3], 2) == 10  # 5 | 4, then 3 -> 7, 3 -> 8, 3 -> 10
+    assert makespan([], 16) == 0

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Where the GPU suite's time goes: `python3 tests/suite_time.py [--workers 16]`.
+
+Reads tests/gpu_durations.txt (each example's GPU test time in its last recorded run, written by record_gpu_run.py)
+and prints the examples by time, the total, and the wall time of a run on N workers that start the longest examples
+first (what conftest.py does): the greedy longest-first schedule, which is what pytest-xdist's load scheduling does
+with that order. Examples never timed are listed apart. The recorded times were measured beside other examples
+(up to 16 at once on 16 CPU cores), so they include the waiting for CPU that parallel builds cause.
+"""
+import argparse
+import heapq
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import read_durations  # noqa: E402
+from examples import find_examples  # noqa: E402
+
+
+def makespan(times, workers):
+    """Wall time when `workers` take the jobs in the given order, each the next job as soon as it is free."""
+    free = [0.0] * workers
+    for t in times:
+        heapq.heappush(free, heapq.heappop(free) + t)
+    return max(free) if times else 0.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--top", type=int, default=20, help="how many of the longest examples to list")
+    args = parser.parse_args()
+    durations = read_durations()
+    examples = [e.as_posix() for e in find_examples()]
+    timed = sorted(((durations[e], e) for e in examples if e in durations), reverse=True)
+    untimed = [e for e in examples if e not in durations]
+    for seconds, example in timed[:args.top]:
+        print(f"{seconds:8.1f} s  {example}")
+    times = [s for s, _ in timed]
+    print(f"{len(timed)} examples timed: {sum(times):.0f} s in all; on {args.workers} workers, longest first: "
+          f"{makespan(times, args.workers):.0f} s")
+    if untimed:
+        print(f"{len(untimed)} examples never timed (run them on the GPU and record the run): "
+              + ", ".join(untimed[:10]) + (" ..." if len(untimed) > 10 else ""))
+
+
+if __name__ == "__main__":
+    main()
