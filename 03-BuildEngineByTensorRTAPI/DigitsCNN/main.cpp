@@ -426,9 +426,11 @@ int main()
         // the shape whose kernels the dynamic engine chose (INT8: scales from the cache, no calibration).
         std::cout << "=== " << names[static_cast<int>(precision)] << ": the same build with a fixed batch of "
                   << kBatchOpt << ", its layers (engine inspector)" << std::endl;
-        EntropyCalibrator cacheReader(data.at("train_images"), kCacheFile);
-        std::unique_ptr<ICudaEngine> fixed = deserialize(buildSerializedEngine(
-            logger, weights, precision, precision == Precision::kINT8 ? &cacheReader : nullptr, kBatchOpt));
+        std::unique_ptr<EntropyCalibrator> cacheReader; // INT8 only: it reads the cache
+        if (precision == Precision::kINT8)
+            cacheReader = std::make_unique<EntropyCalibrator>(data.at("train_images"), kCacheFile);
+        std::unique_ptr<ICudaEngine> fixed
+            = deserialize(buildSerializedEngine(logger, weights, precision, cacheReader.get(), kBatchOpt));
         if (!engine || !fixed || !runTestSet(*engine, images, labels, results[precision]))
         {
             std::cerr << "building or running the " << names[static_cast<int>(precision)] << " engine failed"

@@ -453,10 +453,12 @@ int main()
         // kBatchOpt, the shape whose kernels the dynamic engine chose (INT8: scales from the cache).
         std::cout << "=== " << name << ": the same build with a fixed batch of " << kBatchOpt
                   << ", its layers (engine inspector):" << std::endl;
-        EntropyCalibrator cacheReader(trainImages, kCacheFile);
+        std::unique_ptr<EntropyCalibrator> cacheReader; // INT8 only: it reads the cache
+        if (precision == Precision::kINT8)
+            cacheReader = std::make_unique<EntropyCalibrator>(trainImages, kCacheFile);
         std::vector<std::string> unused;
-        std::unique_ptr<ICudaEngine> fixed = deserialize(buildSerializedEngine(
-            logger, precision, precision == Precision::kINT8 ? &cacheReader : nullptr, unused, kBatchOpt));
+        std::unique_ptr<ICudaEngine> fixed
+            = deserialize(buildSerializedEngine(logger, precision, cacheReader.get(), unused, kBatchOpt));
         if (!engine || !fixed || !runTestSet(*engine, images, labels, results[precision]))
         {
             std::cerr << "building or running the " << name << " engine failed" << std::endl;

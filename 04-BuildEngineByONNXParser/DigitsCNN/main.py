@@ -28,8 +28,8 @@ from calibrator import EntropyCalibrator2, inspect_convolutions, print_cache
 from digits import load
 
 # Logits: FP32 equals torch (1e-4); FP16 within 0.1 + 1 % of the logit: FP16 keeps 11 significant bits, so logits
-# of 16..32 are rounded to steps of 1/64 (0.016) and an absolute 1e-2 is finer than FP16 can store. Accuracies (1 image of 360 is 0.0028)
-# against torch's: FP32 the same, FP16 within 0.5 %, INT8 within 1 %.
+# of 16..32 are rounded to steps of 1/64 (0.016) and an absolute 1e-2 is finer than FP16 can store. Accuracies
+# (1 image of 360 is 0.0028) against torch's: FP32 the same, FP16 within 0.5 %, INT8 within 1 %.
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-4, "logits_fp16": {"rtol": 1e-2, "atol": 0.1},
              "accuracy_fp32": {"rtol": 0.0, "atol": 0.003}, "accuracy_fp16": {"rtol": 0.0, "atol": 0.005},
              "accuracy_int8": {"rtol": 0.0, "atol": 0.01}}
@@ -117,9 +117,9 @@ def network_with(precision, logger, conv_names, calibrator=None, batch=-1):
                 calibration = builder.create_optimization_profile()  # the shape of the calibration batches
                 calibration.set_shape("inputT0", *[(BATCH_OPT, 1, 28, 28)] * 3)
                 config.set_calibration_profile(calibration)
-        if precision == "int8":  # see INT8_NOTE: ask for INT8 convolutions, or the builder may time FP32 faster
+            # see INT8_NOTE: ask for INT8 convolutions, or the builder may time FP32 faster
             config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
-            for layer in (network.get_layer(i) for i in range(network.num_layers)):
+            for layer in layers:
                 if layer.type == trt.LayerType.CONVOLUTION:
                     layer.precision = trt.int8  # computed in INT8 where an INT8 kernel exists
         return parser, calibrator  # both must stay alive until the build ends

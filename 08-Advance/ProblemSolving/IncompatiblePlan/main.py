@@ -100,7 +100,7 @@ def run_example(inputs):
     outputs["header/message_logged"] = np.array(any(HEADER_MESSAGE in m for m in messages))
     version = tuple(plan[24:28])  # seen with 8.6.0: 8, 6, 0, 12 (TensorRT 8.6.0.12)
     print(f"bytes 24..27 read {version}, TensorRT {trt.__version__}: the minor number raised by one (printed only)")
-    refused, _ = load(runtime, logger, patched(plan, 25, 1, (plan[25] + 1) % 256), "the version bytes changed")
+    load(runtime, logger, patched(plan, 25, 1, (plan[25] + 1) % 256), "the version bytes changed")  # printed only
 
     print("=== 3. the fix: the plan as this TensorRT wrote it")
     engine = runtime.deserialize_cuda_engine(plan)
