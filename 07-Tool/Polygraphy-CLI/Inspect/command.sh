@@ -29,11 +29,12 @@ run result-inspect-onnx.log polygraphy inspect model model.onnx --show layers at
 grep -E "ONNX Model|Input\(s\)|Output\(s\)|Initializer\(s\)|Node\(s\)" result-inspect-onnx.log || true
 
 echo "=== 02 build and run an engine, saving the engine, its tactics, the inputs and the outputs"
-# default profiling verbosity (layer names only): with --profiling-verbosity detailed, TensorRT 8.6.0 puts a raw
-# control character into the engine inspector's JSON for fused layers of an ONNX model (their joined metadata),
-# and `inspect model` (03) parses that JSON strictly (see README)
+# --profiling-verbosity layer_names_only: Polygraphy 0.53.6 builds with DETAILED unless told, and TensorRT 8.6.0 puts
+# a raw control character into a DETAILED engine's inspector JSON for fused layers of an ONNX model (their joined
+# metadata), which `inspect model` (03) parses strictly: seen on the GPU, see README
 run result-build.log polygraphy run model.onnx --trt --trt-min-shapes "x:[1,1,28,28]" --trt-opt-shapes "x:[4,1,28,28]" \
     --trt-max-shapes "x:[16,1,28,28]" --input-shapes "x:[4,1,28,28]" \
+    --profiling-verbosity layer_names_only \
     --save-engine model.plan --save-tactics tactics.json --save-inputs inputs.json --save-outputs outputs.json
 
 echo "=== 03 the engine: I/O tensors, device memory, the optimization profile, the layers TensorRT kept"

@@ -36,7 +36,7 @@ def tool_facts():
     print(f"ONNX node outputs: {len(tensors)}, onnxrt: {len(names['onnxrt'])} outputs, trt: {len(names['trt'])}")
     print("  TensorRT's extra outputs (tensors of its own layers):", sorted(names["trt"] - tensors))
     fp16_log, script = read("result-run-FP16.log"), read("polygraphy_run.py")
-    # "PASSED | Runtime: ..." ends every successful polygraphy command; "All outputs matched" is the comparison's
+    # "PASSED | Runtime: ..." ends every successful `polygraphy run` (not `convert`); "All outputs matched" is the comparison's
     return {"fp16_comparison_passed": "Comparing Output: 'y'" in fp16_log and "All outputs matched" in fp16_log,
             "mark_all_passed": "All outputs matched" in read("result-run-markAll.log"),
             "mark_all_compared_every_tensor": names["onnxrt"] == tensors and tensors <= names["trt"],
