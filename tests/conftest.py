@@ -78,7 +78,9 @@ def write_durations(entries):
 
 def pytest_collection_modifyitems(config, items):
     """GPU tests longest first (recorded durations; examples never timed count as long), so that the parallel
-    workers of `-n 16` do not end with one long example running alone. Other tests keep their order."""
+    workers of `-n 16` do not end with one long example running alone; then the examples whose command.sh says
+    `# alone: yes` (they measure speed: each runs with no other GPU test beside it, see test_examples_gpu.py).
+    Other tests keep their order."""
     durations = read_durations()
     unknown = max(durations.values(), default=0.0)
 
@@ -89,9 +91,14 @@ def pytest_collection_modifyitems(config, items):
             return None
         return durations.get(Path(example).as_posix(), unknown)
 
+    from examples import ROOT, command_alone
+
+    def alone(item):
+        return command_alone(ROOT / item.callspec.params["example"])
+
     gpu = sorted((i for i in items if seconds(i) is not None), key=seconds, reverse=True)
     others = [i for i in items if seconds(i) is None]
-    items[:] = others + gpu
+    items[:] = others + [i for i in gpu if not alone(i)] + [i for i in gpu if alone(i)]
 
 
 def pytest_addoption(parser):

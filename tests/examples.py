@@ -72,6 +72,13 @@ def command_directives(example_dir):
     return requires, timeout
 
 
+def command_alone(example_dir):
+    """`# alone: yes` in command.sh: the example measures speed, so the GPU suite runs it with no other GPU test
+    beside it (tests/test_examples_gpu.py) and after all of them (tests/conftest.py)."""
+    text = (Path(example_dir) / "command.sh").read_text(encoding="utf-8")
+    return re.search(r"^#\s*alone:\s*yes\s*$", text, re.MULTILINE) is not None
+
+
 def tracked_files(root=ROOT):
     """Files git tracks (or would track: untracked, not ignored); a plain walk outside a git checkout."""
     try:

@@ -4,7 +4,8 @@
 Reads tests/gpu_durations.txt (each example's GPU test time in its last recorded run, written by record_gpu_run.py)
 and prints the examples by time, the total, and the wall time of a run on N workers that start the longest examples
 first (what conftest.py does): the greedy longest-first schedule, which is what pytest-xdist's load scheduling does
-with that order. Examples never timed are listed apart. The recorded times were measured beside other examples
+with that order, then the examples that run alone (`# alone: yes`) one after the other. Examples never timed are
+listed apart. The recorded times were measured beside other examples
 (up to 16 at once on 16 CPU cores), so they include the waiting for CPU that parallel builds cause.
 """
 import argparse
@@ -14,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import read_durations  # noqa: E402
-from examples import find_examples  # noqa: E402
+from examples import ROOT, command_alone, find_examples  # noqa: E402
 
 
 def makespan(times, workers):
@@ -36,9 +37,11 @@ def main():
     untimed = [e for e in examples if e not in durations]
     for seconds, example in timed[:args.top]:
         print(f"{seconds:8.1f} s  {example}")
-    times = [s for s, _ in timed]
-    print(f"{len(timed)} examples timed: {sum(times):.0f} s in all; on {args.workers} workers, longest first: "
-          f"{makespan(times, args.workers):.0f} s")
+    times = [s for s, e in timed if not command_alone(ROOT / e)]
+    alone = [s for s, e in timed if command_alone(ROOT / e)]
+    print(f"{len(timed)} examples timed: {sum(times) + sum(alone):.0f} s in all; on {args.workers} workers, longest "
+          f"first: {makespan(times, args.workers):.0f} s, then {len(alone)} alone: {sum(alone):.0f} s; wall time "
+          f"{makespan(times, args.workers) + sum(alone):.0f} s")
     if untimed:
         print(f"{len(untimed)} examples never timed (run them on the GPU and record the run): "
               + ", ".join(untimed[:10]) + (" ..." if len(untimed) > 10 else ""))

@@ -3,17 +3,21 @@
 They skip, with the reason, where there is no NVIDIA GPU, no importable tensorrt, or a tool the example
 names in `# requires:` (nvcc, trtexec, ...) is missing. Run them in parallel: `python3 -m pytest -n 8`.
 """
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
+import time
 
 import numpy as np
 import pytest
 
 from conftest import gpu_skip_reason, requirement_skip_reason
 from catalogue import verification
-from examples import ROOT, command_directives, find_examples, reference_scripts
+from examples import ROOT, command_alone, command_directives, find_examples, reference_scripts
 from referencing import compare, load_npz
 
 EXAMPLES = find_examples()
@@ -52,6 +56,23 @@ def run_in_copy(example, tmp_path, timeout):
         return folder, None, stdout + stderr + f"\n[test harness] command.sh ran past {timeout} s and was killed\n"
 
 
+@contextlib.contextmanager
+def gpu_turn(request, alone):
+    """Every GPU test of one pytest run holds a lock file while its command.sh runs: shared, or exclusive for an
+    example that says `# alone: yes` (it measures speed), which then waits for the others to end and keeps new ones
+    from starting. The workers of pytest-xdist share the file through the run's id."""
+    run_id = getattr(request.config, "workerinput", {}).get("testrunuid", str(os.getpid()))
+    with open(os.path.join(tempfile.gettempdir(), f"cookbook-gpu-{run_id}.lock"), "a") as lock:
+        start = time.monotonic()
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        # in the JUnit file: record_gpu_run.py takes the waiting out of the example's recorded time
+        request.node.user_properties.append(("lock_wait_s", f"{time.monotonic() - start:.1f}"))
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def timeout_for(example):
     """The example's `# timeout:`, capped by COOKBOOK_TIMEOUT_CAP (seconds) where a run must end in time."""
     requires, timeout = command_directives(ROOT / example)
@@ -72,7 +93,8 @@ def test_example_on_gpu(example, tmp_path, request):
     if reason:
         pytest.skip(reason)
 
-    folder, returncode, output = run_in_copy(example, tmp_path, timeout)
+    with gpu_turn(request, command_alone(ROOT / example)):
+        folder, returncode, output = run_in_copy(example, tmp_path, timeout)
     log_dir = os.environ.get("COOKBOOK_LOG_DIR")  # keep every example's full output, e.g. for its README
     if log_dir:
         os.makedirs(log_dir, exist_ok=True)

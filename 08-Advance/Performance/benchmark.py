@@ -9,9 +9,10 @@ each at batch 1 (latency) and batch 32 (throughput), on the same inputs for ever
 - torch.compile of the FP16 model, default mode (max-autotune behind --max-autotune: it compiles for minutes);
 - TensorRT 8.6 engines built from the ONNX export (torch.onnx.export, dynamo=False, opset 17) with the ONNX parser:
   FP32 with TF32 off, FP32 with TF32 on, FP16, INT8 (post-training quantization with an IInt8EntropyCalibrator2 on
-  generated data, FP16 allowed where INT8 has no kernel; the calibration cache is written and reused). Each engine has
-  two optimization profiles, batch 1 and batch 32 (min = opt = max each): one engine, each batch tuned for itself.
-  Every engine runs twice: execute_async_v3 in a Python loop, and the same call replayed from a CUDA graph.
+  generated data, FP16 allowed where INT8 has no kernel; the calibration cache is written and reused). One engine per
+  precision and batch, its optimization profile min = opt = max = that batch: each batch tuned for itself (and
+  trtexec 8.6.0 can run it: it has no option to pick another profile than 0). Every engine runs twice:
+  execute_async_v3 in a Python loop, and the same call replayed from a CUDA graph.
 Every contender's output is checked against torch FP32 on the GPU (max abs error, cosine similarity per sample) and
 the torch FP32 baseline itself against torch on the CPU, so that a fast wrong answer cannot win. Times: CUDA events
 around each call, warm-up, then median and p90 of --runs calls; build and compile times are reported apart.
@@ -41,7 +42,7 @@ except ImportError:  # older cuda-python
 
 TOLERANCE = {"rtol": 0.0, "atol": 0.0}  # the saved outputs are booleans: compared exactly
 SEED = 31193
-BATCHES = (1, 32)  # latency, throughput; the engines' two optimization profiles
+BATCHES = (1, 32)  # latency, throughput: one engine each
 SEQ, D_MODEL, HEADS, LAYERS, FFN = 128, 768, 12, 12, 3072  # the encoder (BERT-base sizes)
 CALIBRATION_BATCHES = 4  # INT8: 4 batches of 32 generated inputs
 RESIDUAL_GAMMA = 0.2  # ResNet-50: the scale of each residual block's last BatchNorm (see make_resnet50)
@@ -277,8 +278,8 @@ def fold_constant_mods(onnx_file):
     return folded
 
 
-def build_plan(builder, logger, onnx_file, model_name, precision, timing_cache, calibrator, plan_file):
-    """Parse the ONNX file and build one engine with two profiles (batch 1, batch 32); returns the build seconds."""
+def build_plan(builder, logger, onnx_file, model_name, precision, batch, timing_cache, calibrator, plan_file):
+    """Parse the ONNX file and build one engine whose profile is exactly `batch`; returns the build seconds."""
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(onnx_file):
@@ -296,14 +297,13 @@ def build_plan(builder, logger, onnx_file, model_name, precision, timing_cache, 
         config.set_flag(trt.BuilderFlag.FP16)
     if precision == "int8":
         config.set_flag(trt.BuilderFlag.INT8)
-        config.int8_calibrator = calibrator
+        config.int8_calibrator = calibrator  # the first INT8 build calibrates, the next one reads the cache
         calibration = builder.create_optimization_profile()  # the shape of the calibration batches
         calibration.set_shape("input", *[tuple(calibrator.batches[0].shape)] * 3)
         config.set_calibration_profile(calibration)
-    for batch in BATCHES:  # profile 0: batch 1, profile 1: batch 32; each tuned for exactly its shape
-        profile = builder.create_optimization_profile()
-        profile.set_shape("input", *[input_shape(model_name, batch)] * 3)
-        config.add_optimization_profile(profile)
+    profile = builder.create_optimization_profile()  # min = opt = max: tuned for exactly this batch
+    profile.set_shape("input", *[input_shape(model_name, batch)] * 3)
+    config.add_optimization_profile(profile)
     start = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
     seconds = time.perf_counter() - start
@@ -314,10 +314,10 @@ def build_plan(builder, logger, onnx_file, model_name, precision, timing_cache, 
     return seconds
 
 
-def layer_precisions(engine, model_name):
-    """{data type: number of engine layers whose first input has it}, from the engine inspector (profile 0)."""
+def layer_precisions(engine, model_name, batch):
+    """{data type: number of engine layers whose first input has it}, from the engine inspector."""
     context = engine.create_execution_context()
-    context.set_input_shape("input", input_shape(model_name, BATCHES[0]))
+    context.set_input_shape("input", input_shape(model_name, batch))
     inspector = engine.create_engine_inspector()
     inspector.execution_context = context
     # strict=False: seen with TensorRT 8.6.0, the JSON can hold control characters inside strings
@@ -336,16 +336,14 @@ def layer_precisions(engine, model_name):
     return counts
 
 
-def run_trt(engine, profile_index, x, reference_output, precision, runs, warmup):
-    """One context on profile `profile_index`: execute_async_v3 in a loop, then the same call replayed from a CUDA
-    graph. Returns [(row name suffix, ok, cosine, max abs error, median, p90, status)] for both."""
+def run_trt(engine, x, reference_output, precision, runs, warmup):
+    """One context: execute_async_v3 in a loop, then the same call replayed from a CUDA graph.
+    Returns [(row name suffix, ok, cosine, max abs error, median, p90, status)] for both."""
     stream = check_cuda(cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking))  # captured below
     torch_stream = torch.cuda.ExternalStream(int(stream))  # the same stream, for torch's CUDA events
     context = engine.create_execution_context()
-    if profile_index and not context.set_optimization_profile_async(profile_index, int(stream)):
-        raise RuntimeError(f"set_optimization_profile_async({profile_index}) failed")
     if not context.set_input_shape("input", tuple(x.shape)):
-        raise RuntimeError(f"set_input_shape{tuple(x.shape)} failed: outside profile {profile_index}?")
+        raise RuntimeError(f"set_input_shape{tuple(x.shape)} failed: outside the engine's profile?")
     output = torch.empty(tuple(context.get_tensor_shape("output")), dtype=torch.float32, device="cuda")
     context.set_tensor_address("input", x.data_ptr())  # the torch tensors' memory, no copies
     context.set_tensor_address("output", output.data_ptr())
@@ -385,25 +383,24 @@ def run_trt(engine, profile_index, x, reference_output, precision, runs, warmup)
     return results
 
 
-def trtexec_gpu_compute(plan_file, model_name, batch, profile_index):
+def trtexec_gpu_compute(plan_file, model_name, batch):
     """trtexec's 'GPU Compute Time' median (ms) on the plan, or None and why not."""
     exe = shutil.which("trtexec")
     if exe is None:
         return None, "trtexec is not on PATH: the limit column is skipped"
     shape = "x".join(str(d) for d in input_shape(model_name, batch))
     log_file = f"trtexec_{model_name}_b{batch}.log"
-    for profile_flag in ("--profile", "--useProfile"):  # the option's name in trtexec 8.6, and in 10.x
-        command = [exe, f"--loadEngine={plan_file}", f"{profile_flag}={profile_index}", f"--shapes=input:{shape}",
-                   "--noDataTransfers", "--useCudaGraph", "--warmUp=500", "--duration=2"]
-        print("    " + " ".join(command))
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        with open(log_file, "w") as f:
-            f.write(proc.stdout + proc.stderr)
-        found = re.search(r"GPU Compute Time: .*?median = ([0-9.eE+-]+) ms", proc.stdout)
-        if found is not None:
-            return float(found.group(1)), None
-        if "Unknown option" not in proc.stdout + proc.stderr:
-            break
+    command = [exe, f"--loadEngine={plan_file}", f"--shapes=input:{shape}", "--noDataTransfers", "--useCudaGraph",
+               "--warmUp=500", "--duration=2"]
+    print("    " + " ".join(command))
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    with open(log_file, "w") as f:
+        f.write(proc.stdout + proc.stderr)
+    found = re.search(r"GPU Compute Time: .*?median = ([0-9.eE+-]+) ms", proc.stdout)
+    if found is not None:
+        return float(found.group(1)), None
+    for line in (proc.stdout + proc.stderr).strip().splitlines()[-5:]:  # why, in the benchmark's own output
+        print(f"      trtexec: {line[:200]}")
     return None, f"no 'GPU Compute Time' line from trtexec (exit {proc.returncode}, see {log_file})"
 
 
@@ -504,45 +501,44 @@ def benchmark_model(model_name, args, rows, limits, checks):
     precisions = ALL_TRT_PRECISIONS if args.all_precisions else TRT_PRECISIONS[model_name]
     runtime = trt.Runtime(logger)
     for precision in precisions:
-        name, plan_file = f"trt_{precision}", f"{model_name}.{precision}.plan"
+        name = f"trt_{precision}"
         calibrator = None
         if precision == "int8":
             batches = [make_data(model_name, large, SEED + 100 + i) for i in range(CALIBRATION_BATCHES)]
             calibrator = EntropyCalibrator(batches, f"{model_name}.int8.cache")
-        torch.cuda.synchronize()
-        print(f"--- building {plan_file} (two profiles: batch 1 and batch 32)")
-        try:  # a build or run that fails is reported in the table (its checks fail); the other contenders go on
-            build_s = build_plan(builder, logger, onnx_file, model_name, precision, timing_cache, calibrator,
-                                 plan_file)
-            with open(cache_file, "wb") as f:
-                f.write(timing_cache.serialize())
-            with open(plan_file, "rb") as f:
-                engine = runtime.deserialize_cuda_engine(f.read())
-            if engine is None:
-                raise RuntimeError(f"deserializing {plan_file} failed")
-            counts = layer_precisions(engine, model_name)
-            print(f"    built in {build_s:.1f} s; engine layers by input precision (engine inspector): {counts}")
-            want = {"fp16": "FP16", "int8": "INT8"}.get(precision)
-            if want and not counts.get(want):
-                print(f"    the inspector shows no {want} layer (a region fused into one layer does not show its "
-                      f"inside): the label {precision.upper()} names the builder flags, not a seen precision")
-            results = {batch: run_trt(engine, profile_index, inputs[batch], expected[batch], CONTENDERS[name][1],
-                                      args.runs, args.warmup) for profile_index, batch in enumerate(BATCHES)}
-            del engine
-        except RuntimeError as error:
-            for batch in BATCHES:
+        for batch in BATCHES:
+            plan_file = f"{model_name}.{precision}.b{batch}.plan"
+            torch.cuda.synchronize()
+            print(f"--- building {plan_file} (profile: batch {batch} only)")
+            try:  # a build or run that fails is reported in the table (its checks fail); the others go on
+                build_s = build_plan(builder, logger, onnx_file, model_name, precision, batch, timing_cache,
+                                     calibrator, plan_file)
+                with open(cache_file, "wb") as f:
+                    f.write(timing_cache.serialize())
+                with open(plan_file, "rb") as f:
+                    engine = runtime.deserialize_cuda_engine(f.read())
+                if engine is None:
+                    raise RuntimeError(f"deserializing {plan_file} failed")
+                counts = layer_precisions(engine, model_name, batch)
+                print(f"    built in {build_s:.1f} s; engine layers by input precision (engine inspector): {counts}")
+                want = {"fp16": "FP16", "int8": "INT8"}.get(precision)
+                if want and not counts.get(want):
+                    print(f"    the inspector shows no {want} layer (a region fused into one layer does not show "
+                          f"its inside): the label {precision.upper()} names the builder flags, not a seen precision")
+                results = run_trt(engine, inputs[batch], expected[batch], CONTENDERS[name][1], args.runs,
+                                  args.warmup)
+                del engine
+            except RuntimeError as error:
                 for suffix in ("", "_graph"):
                     record(batch, name + suffix, CONTENDERS[name][1], False, *[float("nan")] * 4,
                            status=f"could not run: {str(error).splitlines()[0][:200]}")
-            continue
-        for batch in BATCHES:
-            for suffix, ok, cosine, max_abs, median, p90, status in results[batch]:
+                continue
+            for suffix, ok, cosine, max_abs, median, p90, status in results:
                 record(batch, name + suffix, CONTENDERS[name][1], ok, cosine, max_abs, median, p90,
                        build_s=None if suffix else build_s, status=status)
                 rows[-1]["layers"] = counts
-        if precision == "fp16":  # the limit: trtexec's GPU compute time on the same plan
-            for profile_index, batch in enumerate(BATCHES):
-                gpu_ms, why = trtexec_gpu_compute(plan_file, model_name, batch, profile_index)
+            if precision == "fp16":  # the limit: trtexec's GPU compute time on the same plan
+                gpu_ms, why = trtexec_gpu_compute(plan_file, model_name, batch)
                 mine = {r["contender"]: r["median_ms"] for r in rows
                         if r["model"] == model_name and r["batch"] == batch}
                 limits.append({"model": model_name, "batch": batch, "trtexec_gpu_compute_ms": gpu_ms, "note": why,
