@@ -6,8 +6,8 @@
 LOG_DIR holds the full outputs that the GPU tests keep with COOKBOOK_LOG_DIR=LOG_DIR (one `<folder_path>.log` per
 example). In each README, the first code block under every `### X.py ...` heading gets the part of the log that
 command.sh printed after its `=== X.py` line; a `### ... member scripts ...` heading gets the check lines of every
-script but the first; an "## Expected output" section without `###` headings, in an example that runs one script,
-gets the whole log. Long outputs are abridged: the first lines, then every `check result` line.
+script but the first; an "## Expected output" section without `###` headings gets the output of the example's one
+script, or the whole log where command.sh runs several. Long outputs are abridged: the first lines, then every `check result` line.
 The line "Seen ..." under the section's title names the GPU and TensorRT version of the run.
 """
 import re
@@ -73,8 +73,8 @@ def refresh(example, log_text, gpu):
         elif title.startswith("### ") and "member scripts" in title and len(parts) > 1:
             body = "\n".join(f"=== {name}\n" + "\n".join(line for line in output.splitlines() if "check result" in line)
                              for name, output in list(parts.items())[1:])
-        elif title.startswith("## Expected output") and len(parts) == 1 and "\n### " not in text[start:end]:
-            body = abridge(next(iter(parts.values())))
+        elif title.startswith("## Expected output") and "\n### " not in text[start:end]:
+            body = abridge(next(iter(parts.values())) if len(parts) == 1 else log_text.strip("\n"))
         else:
             continue
         section = replace_block(text[start:end], 0, body)
