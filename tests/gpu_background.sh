@@ -1,0 +1,47 @@
+#!/bin/bash
+# The whole GPU suite takes longer than one command of the lent GPU machine may run (10 minutes), so it runs in the
+# background there and is looked at by short commands:
+#   bash tests/gpu_background.sh start [pytest options...]   # e.g. -k "05-Plugin" or --stale-only; returns at once
+#   bash tests/gpu_background.sh status                      # progress: examples finished, the last lines
+#   bash tests/gpu_background.sh collect                     # when it has ended: junit.xml + logs.tgz into $OUT
+# Each command returns in seconds; call `status` (for example `sleep 500; bash tests/gpu_background.sh status`)
+# often enough that the machine is never idle long enough to be given back. Everything goes to /tmp/cookbook-suite.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DIR=/tmp/cookbook-suite
+
+case "${1:-}" in
+start)
+    shift
+    options=$(printf '%q ' "$@")  # the pytest options, quoted again for the inner shell
+    rm -rf "$DIR" && mkdir -p "$DIR/logs"
+    date +%s > "$DIR/started"
+    # setsid + nohup: the suite outlives the command that started it
+    setsid nohup bash -c "{ source ${COOKBOOK_ENV_SH:-/opt/trt-8.6.0/env.sh} && COOKBOOK_LOG_DIR=$DIR/logs \
+        COOKBOOK_TIMEOUT_CAP=1500 python3 -m pytest tests/test_examples_gpu.py -n 16 -m gpu -p no:cacheprovider \
+        --junitxml=$DIR/junit.xml $options; } > $DIR/pytest.log 2>&1; echo \$? > $DIR/rc; date +%s > $DIR/ended" \
+        > /dev/null 2>&1 < /dev/null &
+    echo "started in the background (pid $!): bash tests/gpu_background.sh status"
+    ;;
+status)
+    [ -f "$DIR/started" ] || { echo "not started"; exit 1; }
+    echo "$(( $(date +%s) - $(cat "$DIR/started") )) s since the start; $(ls "$DIR/logs" | wc -l) examples finished"
+    if [ -f "$DIR/rc" ]; then
+        echo "ended with exit code $(cat "$DIR/rc") after $(( $(cat "$DIR/ended") - $(cat "$DIR/started") )) s"
+    fi
+    tail -n 5 "$DIR/pytest.log" 2>/dev/null | cut -c 1-200
+    ;;
+collect)
+    [ -f "$DIR/rc" ] || { echo "still running (or never started): nothing collected"; exit 1; }
+    : "${OUT:?collect writes into \$OUT, the folder the GPU machine sends back}"
+    cp "$DIR/pytest.log" "$OUT/" || exit 1
+    cp "$DIR/junit.xml" "$OUT/" || echo "no junit.xml: pytest did not get to write it (see pytest.log)"
+    tar czf "$OUT/logs.tgz" -C "$DIR" logs || exit 1
+    echo "exit code $(cat "$DIR/rc"), $(( $(cat "$DIR/ended") - $(cat "$DIR/started") )) s; copied pytest.log, junit.xml, logs.tgz"
+    tail -n 15 "$DIR/pytest.log" | cut -c 1-200
+    ;;
+*)
+    echo "usage: bash tests/gpu_background.sh start [pytest options] | status | collect" >&2
+    exit 2
+    ;;
+esac
