@@ -72,6 +72,13 @@ def command_directives(example_dir):
     return requires, timeout
 
 
+def command_if_missing(example_dir):
+    """`# if missing: why` in command.sh: said with the skip reason when a `# requires:` entry is missing."""
+    text = (Path(example_dir) / "command.sh").read_text(encoding="utf-8")
+    m = re.search(r"^#\s*if missing:\s*(.+)$", text, re.MULTILINE)
+    return m.group(1).strip() if m else None
+
+
 def command_alone(example_dir):
     """`# alone: yes` in command.sh: the example measures speed, so the GPU suite runs it with no other GPU test
     beside it (tests/test_examples_gpu.py) and after all of them (tests/conftest.py)."""

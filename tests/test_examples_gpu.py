@@ -17,7 +17,7 @@ import pytest
 
 from conftest import gpu_skip_reason, requirement_skip_reason
 from catalogue import verification
-from examples import ROOT, command_alone, command_directives, find_examples, reference_scripts
+from examples import ROOT, command_alone, command_directives, command_if_missing, find_examples, reference_scripts
 from referencing import compare, load_npz
 
 EXAMPLES = find_examples()
@@ -91,7 +91,8 @@ def test_example_on_gpu(example, tmp_path, request):
     requires, timeout = timeout_for(example)
     reason = requirement_skip_reason(requires)
     if reason:
-        pytest.skip(reason)
+        why = command_if_missing(ROOT / example)
+        pytest.skip(f"{reason} ({why})" if why else reason)
 
     with gpu_turn(request, command_alone(ROOT / example)):
         folder, returncode, output = run_in_copy(example, tmp_path, timeout)

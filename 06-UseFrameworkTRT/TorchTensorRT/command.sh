@@ -1,5 +1,6 @@
 #!/bin/bash
 # requires: python:torch_tensorrt python:torch python:sklearn
+# if missing: no torch-tensorrt build exists for TensorRT 8.6.0 + torch 2.11 + Python 3.12 (the GPU machine)
 # Run from anywhere: bash 06-UseFrameworkTRT/TorchTensorRT/command.sh
 # Written for nvcr.io/nvidia/pytorch:23.06-py3 (torch-tensorrt 1.x); not run for this cookbook: no torch-tensorrt
 # build exists for its GPU machine's TensorRT 8.6.0 + torch 2.11 + Python 3.12, so the test skips there.
