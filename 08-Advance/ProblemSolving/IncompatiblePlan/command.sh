@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 rm -f ./*.plan
 
-echo "=== main.py: plans with a patched header (magic tag, version tag) refused, the unchanged plan runs"
+echo "=== main.py: plans with a damaged header (magic tag, header word) refused, the unchanged plan runs"
 python3 main.py

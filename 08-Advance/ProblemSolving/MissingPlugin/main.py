@@ -58,7 +58,9 @@ def run_example(inputs):
     registry = trt.get_plugin_registry()
     registered = [c.name for c in registry.plugin_creator_list]
     print(f"=== 1. this process's plugin registry holds {len(registered)} creators: {sorted(registered)}")
-    creator = registry.get_plugin_creator("CustomGeluPluginDynamic", "1", "")
+    # looked up in the list: get_plugin_creator would log an error for a name it does not find
+    creator = next((c for c in registry.plugin_creator_list
+                    if c.name == "CustomGeluPluginDynamic" and c.plugin_version == "1"), None)
     if creator is not None:  # seen with 8.6.0: registered before any init_libnvinfer_plugins; remove it
         print("CustomGeluPluginDynamic is registered already: deregister_creator, to play a process without it")
         registry.deregister_creator(creator)
@@ -71,7 +73,7 @@ def run_example(inputs):
     print("=== 2. the fix: register the plugin's creator, deserialize again, run")
     if not trt.init_libnvinfer_plugins(logger, ""):
         raise RuntimeError("init_libnvinfer_plugins failed")
-    if registry.get_plugin_creator("CustomGeluPluginDynamic", "1", "") is None and creator is not None:
+    if creator is not None and not any(c.name == "CustomGeluPluginDynamic" for c in registry.plugin_creator_list):
         registry.register_creator(creator, "")  # the one removed above (init does not register a creator twice)
     engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:

@@ -70,11 +70,14 @@ def add_layers(builder, network, config, via_int32):
     y = slice_time_by_2(network, slice_time_by_2(network, x))
     if via_int32:
         y = network.add_cast(y, trt.bool).get_output(0)
-        # seen with TensorRT 8.6.0 on an H200: without this line the build fails with "Output tensor y_via_int32 of
-        # type Int32 produced from output of incompatible type Bool": the network output keeps the INT32 type
-        y.dtype = trt.bool
     y.name = "y_via_int32" if via_int32 else "y_bool"
     network.mark_output(y)
+    if via_int32:
+        # seen with TensorRT 8.6.0 on an H200: without this line the build fails with "Output tensor y_via_int32 of
+        # type Int32 produced from output of incompatible type Bool": the network output keeps the INT32 type. Set
+        # after mark_output: before it, 8.6.0 warns "Tensor DataType is determined at build time for tensors not
+        # marked as input or output."
+        y.dtype = trt.bool
     profile = builder.create_optimization_profile()
     for name in ("a", "b"):
         profile.set_shape(name, *PROFILE)
