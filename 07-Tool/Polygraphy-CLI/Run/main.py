@@ -19,7 +19,8 @@ except ImportError:  # older cuda-python
 
 TOLERANCE = {"rtol": 1e-2, "atol": 1e-2}  # an FP16 engine
 REFERENCE_TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}  # onnxruntime's CPU kernels differ a little between machines
-FACTS = ("fp16_comparison_passed", "mark_all_passed", "mark_all_compared_every_tensor", "script_uses_runners")
+FACTS = ("fp16_comparison_passed", "mark_all_passed", "mark_all_compared_every_tensor", "script_uses_runners",
+         "fp16_visible")
 
 
 def read(path):
@@ -50,6 +51,14 @@ def run_example(inputs):
     if engine is None:
         raise RuntimeError("deserialize_cuda_engine(model-FP16.plan) failed")
     outputs["y"] = run_engine(engine, inputs)["y"]
+    # FP16 convolutions round their inputs and weights to 11 significant bits: the plan's output then differs from
+    # onnxruntime's FP32 by far more than FP32 kernels do (about 1e-7 here)
+    import onnxruntime as ort
+
+    fp32 = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"]).run(["y"], inputs)[0]
+    error = float(np.max(np.abs(outputs["y"] - fp32)))
+    print(f"model-FP16.plan against onnxruntime: max abs error {error:.3e} (FP16 shows as more than 1e-5)")
+    outputs["fp16_visible"] = np.array(error > 1e-5)
     return outputs
 
 
