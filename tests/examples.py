@@ -79,6 +79,13 @@ def command_if_missing(example_dir):
     return m.group(1).strip() if m else None
 
 
+def command_keep(example_dir):
+    """`# keep: performance.png performance.md` in command.sh: files (glob patterns) the example writes that the GPU
+    suite copies next to its log (COOKBOOK_LOG_DIR/<example>/), e.g. a chart to commit with the README."""
+    text = (Path(example_dir) / "command.sh").read_text(encoding="utf-8")
+    return [p for m in re.finditer(r"^#\s*keep:\s*(.+)$", text, re.MULTILINE) for p in m.group(1).split()]
+
+
 def command_alone(example_dir):
     """`# alone: yes` in command.sh: the example measures speed, so the GPU suite runs it with no other GPU test
     beside it (tests/test_examples_gpu.py) and after all of them (tests/conftest.py)."""

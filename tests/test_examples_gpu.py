@@ -17,7 +17,8 @@ import pytest
 
 from conftest import gpu_skip_reason, requirement_skip_reason
 from catalogue import verification
-from examples import ROOT, command_alone, command_directives, command_if_missing, find_examples, reference_scripts
+from examples import (ROOT, command_alone, command_directives, command_if_missing, command_keep, find_examples,
+                      reference_scripts)
 from referencing import compare, load_npz
 
 EXAMPLES = find_examples()
@@ -101,6 +102,11 @@ def test_example_on_gpu(example, tmp_path, request):
         os.makedirs(log_dir, exist_ok=True)
         with open(os.path.join(log_dir, example.as_posix().replace("/", "_") + ".log"), "w") as f:
             f.write(output)
+        for pattern in command_keep(ROOT / example):  # `# keep:` files, e.g. a chart for the README
+            for path in sorted(folder.glob(pattern)):
+                kept = os.path.join(log_dir, example.as_posix().replace("/", "_"))
+                os.makedirs(kept, exist_ok=True)
+                shutil.copy2(path, kept)
     tail = f"\n--- output tail of {example}/command.sh ---\n{output[-6000:]}"
     assert returncode is not None, f"command.sh ran past {timeout} s{tail}"
     assert returncode == 0, f"command.sh exited with {returncode}{tail}"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# keep: timeline.png
 # Run from anywhere: bash 08-Advance/MultipleStreams/command.sh
 set -euo pipefail
 cd "$(dirname "$0")"

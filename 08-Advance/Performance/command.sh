@@ -2,6 +2,7 @@
 # requires: python:torch python:torchvision python:onnx
 # timeout: 1200
 # alone: yes
+# keep: performance.md performance.json performance.png trtexec_*.log
 # Run from anywhere: bash 08-Advance/Performance/command.sh [--quick] [--max-autotune] [--all-precisions] [--runs N]
 # Default run: 5 TensorRT engines (ResNet-50 FP32, TF32, FP16, INT8; the encoder FP16), each with two
 # profiles; expected to take about 8-10 minutes on an H200 (build times dominate). trtexec is optional: without it
