@@ -91,10 +91,10 @@ def pytest_collection_modifyitems(config, items):
             return None
         return durations.get(Path(example).as_posix(), unknown)
 
-    from examples import ROOT, command_alone
+    from examples import ROOT, command_header
 
     def alone(item):
-        return command_alone(ROOT / item.callspec.params["example"])
+        return command_header(ROOT / item.callspec.params["example"]).alone
 
     gpu = sorted((i for i in items if seconds(i) is not None), key=seconds, reverse=True)
     others = [i for i in items if seconds(i) is None]

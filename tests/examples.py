@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import NamedTuple, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_DIRS = {".git", ".gpu", ".whl", "tests", "include", "__pycache__", ".pytest_cache", ".ci"}
@@ -59,38 +60,36 @@ def reference_scripts(example_dir):
     return result
 
 
-def command_directives(example_dir):
-    """Header comments of command.sh: `# requires: nvcc trtexec python:torch` and `# timeout: 600`."""
-    requires, timeout = [], DEFAULT_TIMEOUT
+class CommandHeader(NamedTuple):
+    """The header comments of command.sh that the GPU tests read (CONTRIBUTING.md lists them)."""
+    requires: list  # `# requires: nvcc trtexec python:torch`: tools the GPU test needs, else it skips
+    timeout: int  # `# timeout: 600` (seconds)
+    if_missing: Optional[str]  # `# if missing: why`: said with the skip reason when a requirement is missing
+    keep: list  # `# keep: performance.png performance.md`: files (glob patterns) the GPU suite copies next to the
+    #             example's log (COOKBOOK_LOG_DIR/<example>/), e.g. a chart to commit with the README
+    alone: bool  # `# alone: yes`: the example measures speed, so the GPU suite runs it with no other GPU test beside
+    #              it (tests/test_examples_gpu.py) and after all of them (tests/conftest.py)
+
+
+def command_header(example_dir):
+    """Parse the header comments of the example's command.sh once (see CommandHeader)."""
+    requires, timeout, if_missing, keep, alone = [], DEFAULT_TIMEOUT, None, [], False
     for line in (Path(example_dir) / "command.sh").read_text(encoding="utf-8").splitlines():
-        m = re.match(r"#\s*requires:\s*(.*)", line)
-        if m:
-            requires += m.group(1).split()
-        m = re.match(r"#\s*timeout:\s*(\d+)", line)
-        if m:
-            timeout = int(m.group(1))
-    return requires, timeout
-
-
-def command_if_missing(example_dir):
-    """`# if missing: why` in command.sh: said with the skip reason when a `# requires:` entry is missing."""
-    text = (Path(example_dir) / "command.sh").read_text(encoding="utf-8")
-    m = re.search(r"^#\s*if missing:\s*(.+)$", text, re.MULTILINE)
-    return m.group(1).strip() if m else None
-
-
-def command_keep(example_dir):
-    """`# keep: performance.png performance.md` in command.sh: files (glob patterns) the example writes that the GPU
-    suite copies next to its log (COOKBOOK_LOG_DIR/<example>/), e.g. a chart to commit with the README."""
-    text = (Path(example_dir) / "command.sh").read_text(encoding="utf-8")
-    return [p for m in re.finditer(r"^#\s*keep:\s*(.+)$", text, re.MULTILINE) for p in m.group(1).split()]
-
-
-def command_alone(example_dir):
-    """`# alone: yes` in command.sh: the example measures speed, so the GPU suite runs it with no other GPU test
-    beside it (tests/test_examples_gpu.py) and after all of them (tests/conftest.py)."""
-    text = (Path(example_dir) / "command.sh").read_text(encoding="utf-8")
-    return re.search(r"^#\s*alone:\s*yes\s*$", text, re.MULTILINE) is not None
+        m = re.match(r"#\s*(requires|timeout|if missing|keep|alone):\s*(.*?)\s*$", line)
+        if not m:
+            continue
+        key, value = m.groups()
+        if key == "requires":
+            requires += value.split()
+        elif key == "timeout" and value.isdigit():
+            timeout = int(value)
+        elif key == "if missing" and value:
+            if_missing = value
+        elif key == "keep":
+            keep += value.split()
+        elif key == "alone":
+            alone = value == "yes"
+    return CommandHeader(requires, timeout, if_missing, keep, alone)
 
 
 def tracked_files(root=ROOT):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import read_durations  # noqa: E402
-from examples import ROOT, command_alone, find_examples  # noqa: E402
+from examples import ROOT, command_header, find_examples  # noqa: E402
 
 
 def makespan(times, workers):
@@ -37,8 +37,9 @@ def main():
     untimed = [e for e in examples if e not in durations]
     for seconds, example in timed[:args.top]:
         print(f"{seconds:8.1f} s  {example}")
-    times = [s for s, e in timed if not command_alone(ROOT / e)]
-    alone = [s for s, e in timed if command_alone(ROOT / e)]
+    runs_alone = {e for _, e in timed if command_header(ROOT / e).alone}
+    times = [s for s, e in timed if e not in runs_alone]
+    alone = [s for s, e in timed if e in runs_alone]
     print(f"{len(timed)} examples timed: {sum(times) + sum(alone):.0f} s in all; on {args.workers} workers, longest "
           f"first: {makespan(times, args.workers):.0f} s, then {len(alone)} alone: {sum(alone):.0f} s; wall time "
           f"{makespan(times, args.workers) + sum(alone):.0f} s")

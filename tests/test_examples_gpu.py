@@ -17,8 +17,7 @@ import pytest
 
 from conftest import gpu_skip_reason, requirement_skip_reason
 from catalogue import verification
-from examples import (ROOT, command_alone, command_directives, command_if_missing, command_keep, find_examples,
-                      reference_scripts)
+from examples import ROOT, command_header, find_examples, reference_scripts
 from referencing import compare, load_npz
 
 EXAMPLES = find_examples()
@@ -74,13 +73,6 @@ def gpu_turn(request, alone):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def timeout_for(example):
-    """The example's `# timeout:`, capped by COOKBOOK_TIMEOUT_CAP (seconds) where a run must end in time."""
-    requires, timeout = command_directives(ROOT / example)
-    cap = os.environ.get("COOKBOOK_TIMEOUT_CAP")
-    return requires, min(timeout, int(cap)) if cap else timeout
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.as_posix() for e in EXAMPLES])
 def test_example_on_gpu(example, tmp_path, request):
@@ -89,24 +81,25 @@ def test_example_on_gpu(example, tmp_path, request):
     reason = gpu_skip_reason()
     if reason:
         pytest.skip(reason)
-    requires, timeout = timeout_for(example)
-    reason = requirement_skip_reason(requires)
+    header = command_header(ROOT / example)
+    cap = os.environ.get("COOKBOOK_TIMEOUT_CAP")  # lowers every `# timeout:` where a run must end in time
+    timeout = min(header.timeout, int(cap)) if cap else header.timeout
+    reason = requirement_skip_reason(header.requires)
     if reason:
-        why = command_if_missing(ROOT / example)
-        pytest.skip(f"{reason} ({why})" if why else reason)
+        pytest.skip(f"{reason} ({header.if_missing})" if header.if_missing else reason)
 
-    with gpu_turn(request, command_alone(ROOT / example)):
+    with gpu_turn(request, header.alone):
         folder, returncode, output = run_in_copy(example, tmp_path, timeout)
     log_dir = os.environ.get("COOKBOOK_LOG_DIR")  # keep every example's full output, e.g. for its README
     if log_dir:
+        name = example.as_posix().replace("/", "_")
         os.makedirs(log_dir, exist_ok=True)
-        with open(os.path.join(log_dir, example.as_posix().replace("/", "_") + ".log"), "w") as f:
+        with open(os.path.join(log_dir, name + ".log"), "w") as f:
             f.write(output)
-        for pattern in command_keep(ROOT / example):  # `# keep:` files, e.g. a chart for the README
+        for pattern in header.keep:  # `# keep:` files, e.g. a chart for the README
             for path in sorted(folder.glob(pattern)):
-                kept = os.path.join(log_dir, example.as_posix().replace("/", "_"))
-                os.makedirs(kept, exist_ok=True)
-                shutil.copy2(path, kept)
+                os.makedirs(os.path.join(log_dir, name), exist_ok=True)
+                shutil.copy2(path, os.path.join(log_dir, name))
     tail = f"\n--- output tail of {example}/command.sh ---\n{output[-6000:]}"
     assert returncode is not None, f"command.sh ran past {timeout} s{tail}"
     assert returncode == 0, f"command.sh exited with {returncode}{tail}"

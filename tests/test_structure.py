@@ -2,7 +2,7 @@
 import pytest
 
 from catalogue import render_catalogue, read_readme_catalogue, read_verified
-from examples import ROOT, command_directives, find_examples, reference_scripts, tracked_files
+from examples import ROOT, command_header, find_examples, reference_scripts, tracked_files
 
 EXAMPLES = find_examples()
 MAX_FILE_BYTES = 1 << 20
@@ -21,7 +21,7 @@ def test_example_is_complete(example):
     assert readme.read_text(encoding="utf-8").startswith("# "), f"{example}/README.md must start with a '# ' title"
     command = (folder / "command.sh").read_text(encoding="utf-8")
     assert command.startswith("#!/bin/bash"), f"{example}/command.sh must start with #!/bin/bash"
-    command_directives(folder)  # parses
+    command_header(folder)  # parses
     scripts = reference_scripts(folder)
     assert scripts, f"{example} has no reference script (a .py defining make_inputs() and reference())"
     for stem, info in scripts.items():
