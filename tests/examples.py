@@ -71,6 +71,11 @@ class CommandHeader(NamedTuple):
     #              it (tests/test_examples_gpu.py) and after all of them (tests/conftest.py)
 
 
+def log_name(example):
+    """The name of an example's log (and of its `# keep:` folder) in COOKBOOK_LOG_DIR: the path with / as _."""
+    return Path(example).as_posix().replace("/", "_")
+
+
 def command_header(example_dir):
     """Parse the header comments of the example's command.sh once (see CommandHeader)."""
     requires, timeout, if_missing, keep, alone = [], DEFAULT_TIMEOUT, None, [], False

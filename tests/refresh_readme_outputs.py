@@ -8,14 +8,15 @@ example). In each README, the first code block under every `### X.py ...` headin
 command.sh printed after its `=== X.py` line; a `### ... member scripts ...` heading gets the check lines of every
 script but the first; an "## Expected output" section without `###` headings gets the output of the example's one
 script, or the whole log where command.sh runs several. Long outputs are abridged: the first lines, then every `check result` line.
-The line "Seen ..." under the section's title names the GPU and TensorRT version of the run.
+The line "Seen ..." right under a section's title names the GPU and TensorRT version of the run (a "Seen ..." line
+elsewhere is prose, left alone).
 """
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from examples import ROOT, find_examples  # noqa: E402
+from examples import ROOT, find_examples, log_name  # noqa: E402
 
 HEAD_LINES, MAX_LINES = 30, 60
 SCRIPT_LINE = re.compile(r"^=+ *(?:python3 )?([\w.-]+\.py)\b")
@@ -79,8 +80,9 @@ def refresh(example, log_text, gpu):
             continue
         section = replace_block(text[start:end], 0, body)
         text = text[:start] + section + text[end:]
-    text = re.sub(r"^Seen (on an? [\w ]+ with TensorRT [\d.]+|with TensorRT [\d.]+ on an? [\w ]+)[^(\n]*",
-                  f"Seen with TensorRT 8.6.0 on an {gpu} ", text, count=1, flags=re.M)
+    # the "Seen ..." line right under a section's title; other lines that start with "Seen" are prose
+    text = re.sub(r"^(## [^\n]*\n\n)Seen (on an? [\w ]+ with TensorRT [\d.]+|with TensorRT [\d.]+ on an? [\w ]+)[^(\n]*",
+                  rf"\1Seen with TensorRT 8.6.0 on an {gpu} ", text, count=1, flags=re.M)
     if text != readme.read_text(encoding="utf-8"):
         readme.write_text(text, encoding="utf-8")
         return True
@@ -95,7 +97,7 @@ def main(args):
         args = args[:i] + args[i + 2:]
     log_dir = Path(args[0])
     for example in find_examples():
-        log = log_dir / (example.as_posix().replace("/", "_") + ".log")
+        log = log_dir / (log_name(example) + ".log")
         if log.is_file() and refresh(example, log.read_text(encoding="utf-8", errors="replace"), gpu):
             print(f"refreshed {example}/README.md")
 

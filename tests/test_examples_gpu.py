@@ -17,7 +17,7 @@ import pytest
 
 from conftest import gpu_skip_reason, requirement_skip_reason
 from catalogue import verification
-from examples import ROOT, command_header, find_examples, reference_scripts
+from examples import ROOT, command_header, find_examples, log_name, reference_scripts
 from referencing import compare, load_npz
 
 EXAMPLES = find_examples()
@@ -92,7 +92,7 @@ def test_example_on_gpu(example, tmp_path, request):
         folder, returncode, output = run_in_copy(example, tmp_path, timeout)
     log_dir = os.environ.get("COOKBOOK_LOG_DIR")  # keep every example's full output, e.g. for its README
     if log_dir:
-        name = example.as_posix().replace("/", "_")
+        name = log_name(example)
         os.makedirs(log_dir, exist_ok=True)
         with open(os.path.join(log_dir, name + ".log"), "w") as f:
             f.write(output)
