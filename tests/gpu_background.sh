@@ -1,7 +1,7 @@
 #!/bin/bash
 # The whole GPU suite takes longer than one command of the lent GPU machine may run (10 minutes), so it runs in the
 # background there and is looked at by short commands:
-#   bash tests/gpu_background.sh start [pytest options...]   # e.g. -k "05-Plugin" or --stale-only; returns at once
+#   bash tests/gpu_background.sh start [pytest options...]   # e.g. -v -k "05-Plugin" or -v --stale-only; returns at once
 #   bash tests/gpu_background.sh status                      # progress: examples finished, the last lines
 #   bash tests/gpu_background.sh collect                     # when it has ended: junit.xml + logs.tgz into $OUT
 # Each command returns in seconds; call `status` (for example `sleep 500; bash tests/gpu_background.sh status`)
@@ -29,6 +29,9 @@ status)
     if [ -f "$DIR/rc" ]; then
         echo "ended with exit code $(cat "$DIR/rc") after $(( $(cat "$DIR/ended") - $(cat "$DIR/started") )) s"
     fi
+    # with -v, xdist prints one line per finished test: count them and name the failures so far
+    echo "passed $(grep -c ' PASSED ' "$DIR/pytest.log"), failed $(grep -c ' FAILED ' "$DIR/pytest.log"), skipped $(grep -c ' SKIPPED ' "$DIR/pytest.log")"
+    grep ' FAILED ' "$DIR/pytest.log" | cut -c 1-200
     tail -n 5 "$DIR/pytest.log" 2>/dev/null | cut -c 1-200
     ;;
 collect)
