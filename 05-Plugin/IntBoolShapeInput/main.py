@@ -142,10 +142,15 @@ def run_example(inputs):
     print("=== 4. the plugin's output as the shape of a shuffle layer (documented: refused)")
     refused, engine = build_by_hand(plugin_output_as_shape)
     outputs["plugin_output_as_shape_refused"] = np.array(refused)
-    if engine is not None:  # built anyway: run it
-        print(f"  built: output reshaped has the shape {tuple(engine.get_tensor_shape('reshaped'))} in the engine; "
-              f"running it")
-        outputs["reshaped_by_plugin"] = run_engine(engine, {"x": inputs["x"]})["reshaped"]
+    if engine is not None:  # built anyway: can it run?
+        print(f"  built: output reshaped has the shape {tuple(engine.get_tensor_shape('reshaped'))} in the engine")
+        context = engine.create_execution_context()  # seen with 8.6.0 on an H200: None, after an internal error
+        outputs["plugin_output_as_shape_runs"] = np.array(context is not None)
+        print(f"  create_execution_context returned {context}")
+        if context is not None:
+            del context
+            outputs["reshaped_by_plugin"] = run_engine(engine, {"x": inputs["x"]})["reshaped"]
+            print(f"  reshaped by the plugin's output: {outputs['reshaped_by_plugin'].shape}")
     return outputs
 
 
@@ -165,8 +170,7 @@ def reference(inputs):
             "filled_bool_mask": np.where(fill, np.float32(FILL_VALUE), inputs["data"]).astype(np.float32),
             "shape_values": np.array(inputs["x"].shape, dtype=np.int32),
             "shape_values_B": np.array(inputs["x_B"].shape, dtype=np.int32),
-            "plugin_output_as_shape_refused": np.array(True),  # IShuffleLayer: input 1 "must be a shape tensor"
-            "reshaped_by_plugin": inputs["x"].reshape(inputs["x"].shape)}  # reshaped to its own shape
+            "plugin_output_as_shape_refused": np.array(True)}  # IShuffleLayer: input 1 "must be a shape tensor"
 
 
 # ==== run block: identical in every script that has it (canonical copy: tests/run_block.py) ====
