@@ -5,7 +5,8 @@ Reads the JUnit XML files that `python3 -m pytest --junitxml=...` wrote on the G
 tests/GPU_RUNS.md and records in tests/gpu_verified.txt, for each example whose GPU test passed there, the
 fingerprint of its files. Run it on the tree that ran on the GPU (commit first, record right after the run).
 Examples that did not pass in this run keep their earlier entry (the catalogue still compares its fingerprint);
-an example that failed loses it. It also records how long each example's GPU test took (tests/gpu_durations.txt):
+an example that failed loses it. An example stopped by COOKBOOK_TIMEOUT_CAP before its own `# timeout:` did not
+fail: it did not finish, keeps its entry, and its duration is recorded as at least the cap. It also records how long each example's GPU test took (tests/gpu_durations.txt):
 the suite starts the longest examples first, so that 16 workers finish together (see conftest.py).
 """
 import re
@@ -16,7 +17,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalogue import read_verified, write_verified  # noqa: E402
 from conftest import read_durations, write_durations  # noqa: E402
-from examples import fingerprint, find_examples  # noqa: E402
+from examples import command_header, fingerprint, find_examples, ROOT  # noqa: E402
+
+
+def cut_by_cap(example, failure):
+    """True when the failure is the harness's "ran past N s" with N below the example's own `# timeout:`:
+    COOKBOOK_TIMEOUT_CAP stopped it (the run had to end in time), which says nothing about the example."""
+    m = re.match(r"AssertionError: command\.sh ran past (\d+) s", failure.get("message", "") or "")
+    return bool(m) and int(m.group(1)) < command_header(ROOT / example).timeout
 
 
 def main(paths):
@@ -25,13 +33,19 @@ def main(paths):
     durations = read_durations()
     for path in paths:
         for case in ET.parse(path).getroot().iter("testcase"):
+            if case.get("name") is None:  # pytest-xdist writes nameless entries when a run is interrupted: no test
+                continue
             outcome = "passed"
             if case.find("failure") is not None or case.find("error") is not None:
                 outcome = "failed"
             elif case.find("skipped") is not None:
                 outcome = "skipped"
-            counts[outcome] += 1
             m = re.match(r"test_example_on_gpu\[(.*)\]$", case.get("name", ""))
+            if m and outcome == "failed" and case.find("failure") is not None and cut_by_cap(m.group(1),
+                                                                                             case.find("failure")):
+                outcome = "not finished"
+                durations[m.group(1)] = max(durations.get(m.group(1), 0.0), float(case.get("time", 0.0)))
+            counts[outcome] = counts.get(outcome, 0) + 1
             if m and outcome in ("passed", "failed"):  # without the time spent waiting for its turn on the GPU
                 waited = sum(float(p.get("value", 0.0)) for p in case.iter("property") if p.get("name") == "lock_wait_s")
                 durations[m.group(1)] = max(float(case.get("time", 0.0)) - waited, 0.0)
