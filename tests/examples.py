@@ -111,8 +111,9 @@ def tracked_files(root=ROOT):
 # What an example writes when it runs (and .gitignore ignores): never part of its fingerprint.
 GENERATED = ("*.output.npz", "*.output", "*.plan", "*.trt", "*.engine", "*.onnx", "*.cache", "*.exe", "*.o", "*.so",
              "*.log", "*.json.tmp", "__pycache__", "*.pyc")
-# Documentation does not change what runs: an edited README keeps the example's GPU verification.
-NOT_FINGERPRINTED = GENERATED + ("*.md",)
+# Documentation does not change what runs: an edited README, or a picture for it (a chart or a timeline of a GPU
+# run, a screenshot), keeps the example's GPU verification.
+NOT_FINGERPRINTED = GENERATED + ("*.md", "*.png")
 
 
 def _fingerprint_files(folder):
