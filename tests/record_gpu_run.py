@@ -6,8 +6,9 @@ tests/GPU_RUNS.md and records in tests/gpu_verified.txt, for each example whose 
 fingerprint of its files. Run it on the tree that ran on the GPU (commit first, record right after the run).
 Examples that did not pass in this run keep their earlier entry (the catalogue still compares its fingerprint);
 an example that failed loses it. An example stopped by COOKBOOK_TIMEOUT_CAP before its own `# timeout:` did not
-fail: it did not finish, keeps its entry, and its duration is recorded as at least the cap. It also records how long each example's GPU test took (tests/gpu_durations.txt):
-the suite starts the longest examples first, so that 16 workers finish together (see conftest.py).
+fail: it did not finish, keeps its entry, and its duration is recorded as at least the cap. It also records how long
+each example's GPU test took (tests/gpu_durations.txt): the suite starts the longest examples first, so that 16
+workers finish together (see conftest.py).
 """
 import re
 import sys
@@ -35,24 +36,27 @@ def main(paths):
         for case in ET.parse(path).getroot().iter("testcase"):
             if case.get("name") is None:  # pytest-xdist writes nameless entries when a run is interrupted: no test
                 continue
+            failure = case.find("failure")
             outcome = "passed"
-            if case.find("failure") is not None or case.find("error") is not None:
+            if failure is not None or case.find("error") is not None:
                 outcome = "failed"
             elif case.find("skipped") is not None:
                 outcome = "skipped"
-            m = re.match(r"test_example_on_gpu\[(.*)\]$", case.get("name", ""))
-            if m and outcome == "failed" and case.find("failure") is not None and cut_by_cap(m.group(1),
-                                                                                             case.find("failure")):
+            m = re.match(r"test_example_on_gpu\[(.*)\]$", case.get("name"))
+            if m and failure is not None and cut_by_cap(m.group(1), failure):
                 outcome = "not finished"
-                durations[m.group(1)] = max(durations.get(m.group(1), 0.0), float(case.get("time", 0.0)))
             counts[outcome] = counts.get(outcome, 0) + 1
-            if m and outcome in ("passed", "failed"):  # without the time spent waiting for its turn on the GPU
-                waited = sum(float(p.get("value", 0.0)) for p in case.iter("property") if p.get("name") == "lock_wait_s")
-                durations[m.group(1)] = max(float(case.get("time", 0.0)) - waited, 0.0)
-            if m and outcome == "passed":
-                passed_examples.add(m.group(1))
-            elif m and outcome == "failed":
-                failed_examples.add(m.group(1))
+            if not m or outcome == "skipped":
+                continue
+            example = m.group(1)
+            # the time its command.sh ran: without the time spent waiting for its turn on the GPU
+            waited = sum(float(p.get("value", 0.0)) for p in case.iter("property") if p.get("name") == "lock_wait_s")
+            ran = max(float(case.get("time", 0.0)) - waited, 0.0)
+            if outcome == "not finished":  # a lower bound: keep a longer time recorded before
+                durations[example] = max(durations.get(example, 0.0), ran)
+            else:
+                durations[example] = ran
+                (passed_examples if outcome == "passed" else failed_examples).add(example)
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
     known = {e.as_posix() for e in find_examples()}
     entries = {e: h for e, h in read_verified().items() if e in known and e not in failed_examples}
