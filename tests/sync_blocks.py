@@ -10,6 +10,9 @@
   NMS...): from the line HELPER_MARKER to the run block, the same in every script of that folder that has them.
   Their canonical copy is the one in the folder's SimpleExample.py, or, where it has none, in the first script
   (by name) that has them.
+- The script runner: in a command.sh that runs several Python scripts, from the line RUNNER_MARKER to the line
+  `EOF` that ends its here-document, the same in every command.sh that has it (one Python process runs the
+  scripts named by the bash array `scripts` before it). Its canonical copy is tests/script_runner.sh.
 """
 import sys
 from pathlib import Path
@@ -19,6 +22,8 @@ from examples import ROOT, find_examples  # noqa: E402
 
 CANONICAL_RUN_BLOCK = ROOT / "tests" / "run_block.py"
 RUN_MARKER = CANONICAL_RUN_BLOCK.read_text(encoding="utf-8").splitlines(keepends=True)[0]
+CANONICAL_RUNNER = ROOT / "tests" / "script_runner.sh"
+RUNNER_MARKER = CANONICAL_RUNNER.read_text(encoding="utf-8").splitlines(keepends=True)[0]
 HELPER_MARKER = "# ==== numpy helpers of this folder: identical in every script of the folder that has them ====\n"
 
 
@@ -33,6 +38,20 @@ def split_script(text):
         topic, rest = topic.split(HELPER_MARKER, 1)
         helpers = HELPER_MARKER + rest
     return topic, helpers, run_block
+
+
+def split_command(text):
+    """(before, script runner, after) of a command.sh's text; the runner is '' where absent."""
+    if RUNNER_MARKER not in text:
+        return text, "", ""
+    before, rest = text.split(RUNNER_MARKER, 1)
+    body, sep, after = rest.partition("\nEOF\n")
+    return before, RUNNER_MARKER + body + sep, after
+
+
+def example_commands():
+    """Every example's command.sh."""
+    return [ROOT / example / "command.sh" for example in find_examples()]
 
 
 def example_scripts():
@@ -62,12 +81,23 @@ def drifted():
             canonical[script.parent] = canonical_helpers(script.parent)
         if helpers and helpers != canonical[script.parent]:
             found.append((script, "folder helpers"))
+    runner = CANONICAL_RUNNER.read_text(encoding="utf-8")
+    for command in example_commands():
+        block = split_command(command.read_text(encoding="utf-8"))[1]
+        if block and block != runner:
+            found.append((command, "script runner"))
     return found
 
 
 def write_all():
     run_block = CANONICAL_RUN_BLOCK.read_text(encoding="utf-8")
+    runner = CANONICAL_RUNNER.read_text(encoding="utf-8")
     for script, what in drifted():
+        if what == "script runner":
+            before, _, after = split_command(script.read_text(encoding="utf-8"))
+            script.write_text(before + runner + after, encoding="utf-8")
+            print(f"rewrote the {what} of {script.relative_to(ROOT)}")
+            continue
         topic, helpers, block = split_script(script.read_text(encoding="utf-8"))
         if what == "run block":
             block = run_block

@@ -4,12 +4,17 @@ Readers copy these blocks into their own projects, so a copy that drifted is a b
 `python3 tests/sync_blocks.py --write` rewrites every copy from its canonical one.
 """
 import ast
+import os
+import re
+import shutil
 import statistics
+import subprocess
 
 import pytest
 
 from examples import ROOT, reference_scripts, find_examples
-from sync_blocks import CANONICAL_RUN_BLOCK, RUN_MARKER, drifted, split_script
+from sync_blocks import (CANONICAL_RUN_BLOCK, CANONICAL_RUNNER, RUN_MARKER, RUNNER_MARKER, drifted,
+                         example_commands, split_command, split_script)
 
 # Reference scripts whose topic is running an engine (or building one step by step) keep that code inline,
 # written out where the reader reads it; every other reference script ends with the run block.
@@ -102,3 +107,71 @@ def test_the_lesson_comes_first():
                      for s in SCRIPTS if rel(s) not in INLINE)
     assert statistics.median(lengths) <= TOPIC_LINES_MEDIAN, \
         f"median length of the part above the blocks is {statistics.median(lengths)} lines (target {TOPIC_LINES_MEDIAN})"
+
+
+COMMANDS_WITH_RUNNER = [c for c in example_commands() if RUNNER_MARKER in c.read_text(encoding="utf-8")]
+
+
+def run_runner(tmp_path, scripts, files):
+    """Run the canonical script runner in tmp_path on `scripts`, with `files` {name: text} written there."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    command = tmp_path / "command.sh"
+    command.write_text("#!/bin/bash\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n"
+                       f"scripts=({' '.join(scripts)})\n" + CANONICAL_RUNNER.read_text(encoding="utf-8"),
+                       encoding="utf-8")
+    return subprocess.run(["bash", str(command)], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+
+
+SHOW = """import os, sys
+print(f"{os.path.basename(__file__)} pid={os.getpid()} name={__name__} argv={sys.argv}")
+"""
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_script_runner_runs_each_script_as_main_in_one_process(tmp_path):
+    result = run_runner(tmp_path, ["a.py", "b.py", "c.py"], {
+        "a.py": SHOW + "sys.exit(0)\n",          # the run block's ending when the checks passed
+        "b.py": SHOW,                              # a script that just ends
+        "c.py": SHOW + "if __name__ == '__main__':\n    sys.exit(0 if True else 1)\n"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0::2] == ["=== a.py", "=== b.py", "=== c.py"], lines
+    shown = [re.match(r"(\S+) pid=(\d+) name=(\S+) argv=(.*)", line).groups() for line in lines[1::2]]
+    assert [s[0] for s in shown] == ["a.py", "b.py", "c.py"]
+    assert len({s[1] for s in shown}) == 1, "the scripts ran in more than one process"
+    assert {s[2] for s in shown} == {"__main__"}
+    assert [s[3] for s in shown] == ["['a.py']", "['b.py']", "['c.py']"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("ending", ["sys.exit(1)", "raise RuntimeError('refused')"])
+def test_script_runner_stops_at_the_first_failing_script(tmp_path, ending):
+    result = run_runner(tmp_path, ["a.py", "bad.py", "never.py"],
+                        {"a.py": SHOW, "bad.py": SHOW + ending + "\n", "never.py": SHOW})
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "=== bad.py" in result.stdout and "never.py" not in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS_WITH_RUNNER, ids=[rel(c.parent) for c in COMMANDS_WITH_RUNNER])
+def test_script_runner_names_existing_scripts(command):
+    before, runner, after = split_command(command.read_text(encoding="utf-8"))
+    found = re.findall(r"^scripts=\(([^)]*)\)\n\Z", before, flags=re.M)
+    assert found, f"{rel(command)}: the script runner must follow the line(s) scripts=(A.py B.py ...)"
+    names = found[0].split()
+    assert len(names) >= 2, f"{rel(command)}: for one script, run it with python3 X.py"
+    missing = [n for n in names if not (command.parent / n).is_file()]
+    assert not missing, f"{rel(command)} names scripts that do not exist: {missing}"
+
+
+EXAMPLE_FOLDERS = find_examples()
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FOLDERS, ids=[e.as_posix() for e in EXAMPLE_FOLDERS])
+def test_command_runs_every_reference_script(example):
+    """A script with a reference that command.sh never runs would never be checked on the GPU."""
+    text = (ROOT / example / "command.sh").read_text(encoding="utf-8")
+    missing = sorted(f"{stem}.py" for stem in reference_scripts(ROOT / example)
+                     if not re.search(rf"(^|[\s(/]){re.escape(stem)}\.py\b", text))
+    assert not missing, f"{example}/command.sh does not run {missing}"

@@ -1,7 +1,5 @@
 #!/bin/bash
 set -euo pipefail
 cd "$(dirname "$0")"
-for s in SimpleExample.py; do
-    echo "=== $s"
-    python3 "$s"
-done
+echo "=== SimpleExample.py"
+python3 SimpleExample.py
