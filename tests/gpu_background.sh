@@ -4,6 +4,7 @@
 #   bash tests/gpu_background.sh start [pytest options...]   # e.g. -v -k "05-Plugin" or -v --stale-only; returns at once
 #   bash tests/gpu_background.sh status                      # progress: examples finished, the last lines
 #   bash tests/gpu_background.sh collect                     # when it has ended: junit.xml + logs.tgz into $OUT
+#   bash tests/gpu_background.sh stop                        # interrupt it (SIGINT: the JUnit file keeps what ended)
 # Each command returns in seconds; call `status` (for example `sleep 500; bash tests/gpu_background.sh status`)
 # often enough that the machine is never idle long enough to be given back. Everything goes to /tmp/cookbook-suite.
 set -uo pipefail
@@ -16,10 +17,16 @@ start)
     options=$(printf '%q ' "$@")  # the pytest options, quoted again for the inner shell
     rm -rf "$DIR" && mkdir -p "$DIR/logs"
     date +%s > "$DIR/started"
-    # setsid + nohup: the suite outlives the command that started it
-    setsid nohup bash -c "{ source ${COOKBOOK_ENV_SH:-/opt/trt-8.6.0/env.sh} && COOKBOOK_LOG_DIR=$DIR/logs \
+    # setsid + nohup: the suite outlives the command that started it; set -m: without job control, bash starts a
+    # background command with SIGINT ignored, and pytest would then ignore `stop`
+    set -m
+    # beside it, every 20 s: CPU and memory (vmstat) and the GPU's use (nvidia-smi), to see which one the suite waits for
+    setsid nohup bash -c "{ vmstat -t -w 20 > $DIR/vmstat.log 2>&1 & \
+        nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 20 > $DIR/gpu.log 2>&1 & \
+        source ${COOKBOOK_ENV_SH:-/opt/trt-8.6.0/env.sh} && COOKBOOK_LOG_DIR=$DIR/logs \
         COOKBOOK_TIMEOUT_CAP=1500 python3 -m pytest tests/test_examples_gpu.py -n 16 -m gpu -p no:cacheprovider \
-        --junitxml=$DIR/junit.xml $options; } > $DIR/pytest.log 2>&1; echo \$? > $DIR/rc; date +%s > $DIR/ended" \
+        --junitxml=$DIR/junit.xml $options; } > $DIR/pytest.log 2>&1; \
+        echo \$? > $DIR/rc; date +%s > $DIR/ended; kill %1 %2" \
         > /dev/null 2>&1 < /dev/null &
     echo "started in the background (pid $!): bash tests/gpu_background.sh status"
     ;;
@@ -34,17 +41,26 @@ status)
     grep ' FAILED ' "$DIR/pytest.log" | cut -c 1-200
     tail -n 5 "$DIR/pytest.log" 2>/dev/null | cut -c 1-200
     ;;
+stop)
+    [ -f "$DIR/started" ] || { echo "not started"; exit 1; }
+    # pytest's main process (xdist's workers and the examples do not start with this): it ends the workers and still
+    # writes its JUnit file
+    pkill -INT -f "^[^ ]*python3 -m pytest tests/test_examples_gpu.py"
+    for _ in $(seq 60); do [ -f "$DIR/rc" ] && break; sleep 1; done
+    [ -f "$DIR/rc" ] && echo "stopped: exit code $(cat "$DIR/rc")" || echo "still running 60 s after SIGINT"
+    ;;
 collect)
     [ -f "$DIR/rc" ] || { echo "still running (or never started): nothing collected"; exit 1; }
     : "${OUT:?collect writes into \$OUT, the folder the GPU machine sends back}"
     cp "$DIR/pytest.log" "$OUT/" || exit 1
     cp "$DIR/junit.xml" "$OUT/" || echo "no junit.xml: pytest did not get to write it (see pytest.log)"
+    cp "$DIR/vmstat.log" "$DIR/gpu.log" "$OUT/" 2>/dev/null
     tar czf "$OUT/logs.tgz" -C "$DIR" logs || exit 1
     echo "exit code $(cat "$DIR/rc"), $(( $(cat "$DIR/ended") - $(cat "$DIR/started") )) s; copied pytest.log, junit.xml, logs.tgz"
     tail -n 15 "$DIR/pytest.log" | cut -c 1-200
     ;;
 *)
-    echo "usage: bash tests/gpu_background.sh start [pytest options] | status | collect" >&2
+    echo "usage: bash tests/gpu_background.sh start [pytest options] | status | stop | collect" >&2
     exit 2
     ;;
 esac
