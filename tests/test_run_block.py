@@ -175,3 +175,17 @@ def test_command_runs_every_reference_script(example):
     missing = sorted(f"{stem}.py" for stem in reference_scripts(ROOT / example)
                      if not re.search(rf"(^|[\s(/]){re.escape(stem)}\.py\b", text))
     assert not missing, f"{example}/command.sh does not run {missing}"
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FOLDERS, ids=[e.as_posix() for e in EXAMPLE_FOLDERS])
+def test_reference_scripts_run_in_one_process(example):
+    """Two reference scripts started as two `python3` processes (or by a shell loop) pay TensorRT 8.6.0's first
+    trt.Builder twice, about 10 s of CPU each: a command.sh that runs several goes through the script runner.
+    (A data step such as `python3 digits.py` or `python3 get_model.py`, having no reference, may run alone.)"""
+    before, runner, after = split_command((ROOT / example / "command.sh").read_text(encoding="utf-8"))
+    outside = before + after
+    stems = reference_scripts(ROOT / example)
+    alone = sorted({name for name in re.findall(r"\bpython3\s+([\w.-]+)\.py\b", outside) if name in stems})
+    loop = re.search(r"^\s*for\s+\w+\s+in\s[^;\n]*\.py", outside, flags=re.M)
+    assert not loop, f"{example}/command.sh loops over Python scripts: list them in scripts=(...) for the runner"
+    assert len(alone) < 2, f"{example}/command.sh starts {alone} as separate processes: use the script runner"

@@ -3,7 +3,24 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-echo "=== IGpuAllocator: every GPU allocation of the builder and the runtime"
-python3 main.py
-echo "=== IOutputAllocator: an output whose shape depends on the data (NonZero)"
-python3 OutputAllocator.py
+# main.py: IGpuAllocator, every GPU allocation of the builder and the runtime
+# OutputAllocator.py: IOutputAllocator, an output whose shape depends on the data (NonZero)
+scripts=(main.py OutputAllocator.py)
+# ==== script runner: identical in every command.sh that has it (canonical copy: tests/script_runner.sh) ====
+# One Python process runs the scripts in turn, each as `python3 X.py` runs it (to run one alone: python3 X.py).
+# TensorRT 8.6.0 spends about 10 s of CPU on the first trt.Builder of a process: spent here once, not per script.
+python3 - "${scripts[@]}" <<'EOF'
+import gc
+import runpy
+import sys
+
+for script in sys.argv[1:]:
+    print(f"=== {script}", flush=True)
+    sys.argv = [script]
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as end:  # each script ends with sys.exit(0 if its checks passed else 1)
+        if end.code:
+            raise
+    gc.collect()  # TensorRT 8.6.0 keeps one logger while any builder or runtime lives: free the script's first
+EOF
