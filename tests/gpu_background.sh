@@ -5,6 +5,10 @@
 #   bash tests/gpu_background.sh status                      # progress: examples finished, the last lines
 #   bash tests/gpu_background.sh collect                     # when it has ended: junit.xml + logs.tgz into $OUT
 #   bash tests/gpu_background.sh stop                        # interrupt it (SIGINT: the JUnit file keeps what ended)
+# Every example's Python processes record their scripts and engine builds (COOKBOOK_PROFILE_DIR, see
+# tests/profiling/sitecustomize.py; `python3 tests/profile_report.py logs junit.xml` sums them). COOKBOOK_MPS=1 before
+# `start` runs the suite under CUDA MPS (an experiment: processes then share the GPU without time-slicing; the control
+# daemon is started for this run only and told to quit when pytest ends; the GPU's settings are not touched).
 # Each command returns in seconds; call `status` (for example `sleep 500; bash tests/gpu_background.sh status`)
 # often enough that the machine is never idle long enough to be given back. Everything goes to /tmp/cookbook-suite.
 set -uo pipefail
@@ -20,19 +24,30 @@ start)
     # setsid + nohup: the suite outlives the command that started it; set -m: without job control, bash starts a
     # background command with SIGINT ignored, and pytest would then ignore `stop`
     set -m
+    mps_start=":" mps_stop=":"
+    if [ "${COOKBOOK_MPS:-0}" = 1 ]; then
+        if command -v nvidia-cuda-mps-control > /dev/null; then
+            mkdir -p "$DIR/mps-pipe" "$DIR/mps-log"
+            export CUDA_MPS_PIPE_DIRECTORY=$DIR/mps-pipe CUDA_MPS_LOG_DIRECTORY=$DIR/mps-log
+            mps_start="nvidia-cuda-mps-control -d && echo 'CUDA MPS: control daemon started'"
+            mps_stop="echo quit | nvidia-cuda-mps-control"
+        else
+            echo "COOKBOOK_MPS=1 but no nvidia-cuda-mps-control on PATH: the suite runs without MPS" | tee "$DIR/mps.txt"
+        fi
+    fi
     # beside it, every 20 s: CPU and memory (vmstat) and the GPU's use (nvidia-smi), to see which one the suite waits for
     setsid nohup bash -c "{ vmstat -t -w 20 > $DIR/vmstat.log 2>&1 & \
         nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 20 > $DIR/gpu.log 2>&1 & \
-        source ${COOKBOOK_ENV_SH:-/opt/trt-8.6.0/env.sh} && COOKBOOK_LOG_DIR=$DIR/logs \
-        COOKBOOK_TIMEOUT_CAP=1500 python3 -m pytest tests/test_examples_gpu.py -n 16 -m gpu -p no:cacheprovider \
+        $mps_start; source ${COOKBOOK_ENV_SH:-/opt/trt-8.6.0/env.sh} && COOKBOOK_LOG_DIR=$DIR/logs \
+        COOKBOOK_PROFILE_DIR=$DIR/logs COOKBOOK_TIMEOUT_CAP=1500 python3 -m pytest tests/test_examples_gpu.py -n 16 -m gpu -p no:cacheprovider \
         --junitxml=$DIR/junit.xml $options; } > $DIR/pytest.log 2>&1; \
-        echo \$? > $DIR/rc; date +%s > $DIR/ended; kill %1 %2" \
+        echo \$? > $DIR/rc; $mps_stop; date +%s > $DIR/ended; kill %1 %2" \
         > /dev/null 2>&1 < /dev/null &
     echo "started in the background (pid $!): bash tests/gpu_background.sh status"
     ;;
 status)
     [ -f "$DIR/started" ] || { echo "not started"; exit 1; }
-    echo "$(( $(date +%s) - $(cat "$DIR/started") )) s since the start; $(ls "$DIR/logs" | wc -l) examples finished"
+    echo "$(( $(date +%s) - $(cat "$DIR/started") )) s since the start; $(ls "$DIR/logs" | grep -c '\.log$') examples finished"
     if [ -f "$DIR/rc" ]; then
         echo "ended with exit code $(cat "$DIR/rc") after $(( $(cat "$DIR/ended") - $(cat "$DIR/started") )) s"
     fi
@@ -55,7 +70,7 @@ collect)
     cp "$DIR/pytest.log" "$OUT/" || exit 1
     cp "$DIR/junit.xml" "$OUT/" || echo "no junit.xml: pytest did not get to write it (see pytest.log)"
     cp "$DIR/vmstat.log" "$DIR/gpu.log" "$OUT/" 2>/dev/null
-    tar czf "$OUT/logs.tgz" -C "$DIR" logs || exit 1
+    tar czf "$OUT/logs.tgz" -C "$DIR" logs $(cd "$DIR" && ls -d mps-log mps.txt 2>/dev/null) || exit 1
     echo "exit code $(cat "$DIR/rc"), $(( $(cat "$DIR/ended") - $(cat "$DIR/started") )) s; copied pytest.log, junit.xml, logs.tgz"
     tail -n 15 "$DIR/pytest.log" | cut -c 1-200
     ;;

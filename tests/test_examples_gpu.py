@@ -21,6 +21,7 @@ from examples import ROOT, command_header, find_examples, log_name, reference_sc
 from referencing import compare, load_npz
 
 EXAMPLES = find_examples()
+PROFILER = ROOT / "tests" / "profiling"  # its sitecustomize.py, see COOKBOOK_PROFILE_DIR
 
 
 def output_sets(folder):
@@ -43,6 +44,11 @@ def run_in_copy(example, tmp_path, timeout):
                                                                           "__pycache__"))
     shutil.copytree(ROOT / "include", work / "include")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    profile_dir = os.environ.get("COOKBOOK_PROFILE_DIR")
+    if profile_dir:  # where the time goes: every python3 of command.sh records its scripts and builds (observes only)
+        os.makedirs(profile_dir, exist_ok=True)
+        env["COOKBOOK_PROFILE_FILE"] = os.path.join(os.path.abspath(profile_dir), log_name(example) + ".profile.jsonl")
+        env["PYTHONPATH"] = os.pathsep.join([str(PROFILER), *filter(None, [env.get("PYTHONPATH")])])
     # its own process group: on a timeout the whole tree (bash, python, trtexec, ...) is killed, and what it
     # printed so far is kept
     proc = subprocess.Popen(["bash", "command.sh"], cwd=folder, env=env, stdout=subprocess.PIPE,

@@ -1,0 +1,100 @@
+"""CPU tests of the GPU suite's profiler (tests/profiling/sitecustomize.py) and its report (tests/profile_report.py).
+
+A fake `tensorrt` package stands in for TensorRT: the profiler must record the script runner's scripts and every
+build, change nothing the scripts print or return, raise what they raise, and keep a sitecustomize it hides working.
+"""
+import json
+import os
+import subprocess
+import sys
+
+from examples import ROOT
+from profile_report import report
+from sync_blocks import CANONICAL_RUNNER
+
+PROFILER = ROOT / "tests" / "profiling"
+FAKE_TENSORRT = """import time
+class Builder:
+    def build_serialized_network(self, network, config):
+        if network == "bad":
+            raise RuntimeError("refused")
+        time.sleep(0.05)
+        return b"plan"
+"""
+SCRIPT = """import sys
+import tensorrt
+plan = tensorrt.Builder().build_serialized_network("net", None)
+print("plan", plan)
+sys.exit(0 if plan == b"plan" else 1)
+"""
+
+
+def run_command(tmp_path, body, profile_file=None, extra_path=()):
+    (tmp_path / "fake" / "tensorrt").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "fake" / "tensorrt" / "__init__.py").write_text(FAKE_TENSORRT, encoding="utf-8")
+    command = tmp_path / "command.sh"
+    command.write_text("#!/bin/bash\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n" + body, encoding="utf-8")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join([str(PROFILER), *map(str, extra_path), str(tmp_path / "fake")]))
+    env.pop("COOKBOOK_PROFILE_FILE", None)
+    if profile_file:
+        env["COOKBOOK_PROFILE_FILE"] = str(profile_file)
+    return subprocess.run(["bash", str(command)], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_profiler_records_the_runners_scripts_and_builds(tmp_path):
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(SCRIPT, encoding="utf-8")
+    profile = tmp_path / "x.profile.jsonl"
+    runner = "scripts=(a.py b.py)\n" + CANONICAL_RUNNER.read_text(encoding="utf-8")
+    result = run_command(tmp_path, runner + "python3 a.py\n", profile)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "=== a.py\nplan b'plan'\n=== b.py\nplan b'plan'\nplan b'plan'\n"
+    records = [json.loads(line) for line in profile.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 2  # the runner's process and the lone python3 a.py
+    runner_record, alone = records
+    assert [s[0] for s in runner_record["scripts"]] == ["a.py", "b.py"]
+    assert [b[0] for b in runner_record["builds"]] == ["build_serialized_network"] * 2
+    assert all(b[2] >= 0.04 for b in runner_record["builds"])
+    assert runner_record["seconds"] >= sum(s[2] for s in runner_record["scripts"])
+    assert alone["argv"][1:] == ["a.py"] and len(alone["builds"]) == 1 and alone["scripts"] == []
+
+
+def test_profiler_off_without_its_variable_and_errors_pass_through(tmp_path):
+    (tmp_path / "bad.py").write_text("import tensorrt\ntensorrt.Builder().build_serialized_network('bad', None)\n",
+                                     encoding="utf-8")
+    (tmp_path / "a.py").write_text(SCRIPT, encoding="utf-8")
+    result = run_command(tmp_path, "python3 a.py\n")  # no COOKBOOK_PROFILE_FILE: nothing recorded, same output
+    assert result.returncode == 0 and result.stdout == "plan b'plan'\n", result.stderr
+    assert not list(tmp_path.glob("*.jsonl"))
+    profile = tmp_path / "x.profile.jsonl"
+    result = run_command(tmp_path, "python3 bad.py\n", profile)
+    assert result.returncode == 1 and "RuntimeError: refused" in result.stderr
+    record = json.loads(profile.read_text(encoding="utf-8"))
+    assert len(record["builds"]) == 1  # the failed build is recorded too
+
+
+def test_profiler_runs_the_sitecustomize_it_hides(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "sitecustomize.py").write_text("import builtins\nbuiltins.COOKBOOK_OTHER_SITE = 1\n", encoding="utf-8")
+    (tmp_path / "a.py").write_text("import builtins\nprint(getattr(builtins, 'COOKBOOK_OTHER_SITE', 0))\n",
+                                   encoding="utf-8")
+    result = run_command(tmp_path, "python3 a.py\n", tmp_path / "x.profile.jsonl", extra_path=[other])
+    assert result.returncode == 0 and result.stdout == "1\n", result.stderr
+
+
+def test_profile_report_sums_per_example(tmp_path):
+    process = {"argv": ["python3", "-", "a.py", "b.py"], "seconds": 30.0,
+               "scripts": [["a.py", 0.1, 12.0], ["b.py", 12.1, 17.0]],
+               "builds": [["build_serialized_network", 1.0, 5.0], ["build_serialized_network", 13.0, 9.0]]}
+    lone = {"argv": ["python3", "c.py"], "seconds": 4.0, "scripts": [], "builds": []}
+    (tmp_path / "02-API_X.profile.jsonl").write_text(json.dumps(process) + "\n" + json.dumps(lone) + "\n{cut",
+                                                     encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite><testcase name="test_example_on_gpu[02-API/X]" time="50.0">'
+                     '<properties><property name="lock_wait_s" value="5.0"/></properties></testcase>'
+                     '</testsuite></testsuites>', encoding="utf-8")
+    text = report(tmp_path, junit)
+    assert "| 02-API_X | 45.0 | 2 | 34.0 | 2 | 14.0 | b.py 17.0 s |" in text, text
+    assert "engine builds 14 s (2 builds)" in text
