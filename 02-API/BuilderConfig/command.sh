@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 600
+# timeout: 900
 # Run from anywhere: bash 02-API/BuilderConfig/command.sh
 set -euo pipefail
 cd "$(dirname "$0")"

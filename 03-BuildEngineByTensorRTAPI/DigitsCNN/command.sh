@@ -1,6 +1,6 @@
 #!/bin/bash
 # requires: python:torch python:sklearn nvcc make trt_root
-# timeout: 900
+# timeout: 1200
 # Run from anywhere: bash 03-BuildEngineByTensorRTAPI/DigitsCNN/command.sh
 # The weights digits_cnn.npz are committed: this does not train (python3 train.py retrains them, in seconds).
 set -euo pipefail

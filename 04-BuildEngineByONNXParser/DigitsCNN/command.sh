@@ -1,6 +1,6 @@
 #!/bin/bash
 # requires: python:torch python:sklearn nvcc make trt_root
-# timeout: 900
+# timeout: 1200
 # Run from anywhere: bash 04-BuildEngineByONNXParser/DigitsCNN/command.sh
 # digits_cnn.npz and digits.py are chapter 03's files (03-BuildEngineByTensorRTAPI/DigitsCNN), copied unchanged.
 set -euo pipefail
