@@ -13,6 +13,10 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from examples import log_name  # noqa: E402
+from record_gpu_run import command_seconds  # noqa: E402
+
 
 def read_profiles(log_dir):
     """{log name: [process records]} from LOGDIR/<log name>.profile.jsonl."""
@@ -35,8 +39,7 @@ def read_command_times(junit):
         m = re.match(r"test_example_on_gpu\[(.*)\]$", case.get("name") or "")
         if not m or case.find("skipped") is not None:
             continue
-        waited = sum(float(p.get("value", 0.0)) for p in case.iter("property") if p.get("name") == "lock_wait_s")
-        times[m.group(1).replace("/", "_")] = max(float(case.get("time", 0.0)) - waited, 0.0)
+        times[log_name(m.group(1))] = command_seconds(case)
     return times
 
 

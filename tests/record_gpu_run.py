@@ -28,6 +28,12 @@ def cut_by_cap(example, failure):
     return bool(m) and int(m.group(1)) < command_header(ROOT / example).timeout
 
 
+def command_seconds(case):
+    """The time an example's command.sh ran, from its JUnit test case: without the wait for its turn on the GPU."""
+    waited = sum(float(p.get("value", 0.0)) for p in case.iter("property") if p.get("name") == "lock_wait_s")
+    return max(float(case.get("time", 0.0)) - waited, 0.0)
+
+
 def main(paths):
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     passed_examples, failed_examples = set(), set()
@@ -49,9 +55,7 @@ def main(paths):
             if not m or outcome == "skipped":
                 continue
             example = m.group(1)
-            # the time its command.sh ran: without the time spent waiting for its turn on the GPU
-            waited = sum(float(p.get("value", 0.0)) for p in case.iter("property") if p.get("name") == "lock_wait_s")
-            ran = max(float(case.get("time", 0.0)) - waited, 0.0)
+            ran = command_seconds(case)
             if outcome == "not finished":  # a lower bound: keep a longer time recorded before
                 durations[example] = max(durations.get(example, 0.0), ran)
             else:
