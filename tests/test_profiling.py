@@ -6,7 +6,6 @@ build, change nothing the scripts print or return, raise what they raise, and ke
 import json
 import os
 import subprocess
-import sys
 
 from examples import ROOT
 from profile_report import report
@@ -67,6 +66,8 @@ def test_profiler_off_without_its_variable_and_errors_pass_through(tmp_path):
     result = run_command(tmp_path, "python3 a.py\n")  # no COOKBOOK_PROFILE_FILE: nothing recorded, same output
     assert result.returncode == 0 and result.stdout == "plan b'plan'\n", result.stderr
     assert not list(tmp_path.glob("*.jsonl"))
+    result = run_command(tmp_path, "python3 a.py\n", tmp_path / "missing" / "x.profile.jsonl")  # cannot be written
+    assert result.returncode == 0 and result.stdout == "plan b'plan'\n" and result.stderr == "", result.stderr
     profile = tmp_path / "x.profile.jsonl"
     result = run_command(tmp_path, "python3 bad.py\n", profile)
     assert result.returncode == 1 and "RuntimeError: refused" in result.stderr

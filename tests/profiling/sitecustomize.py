@@ -24,8 +24,8 @@ def _install():
     import runpy
 
     start = time.monotonic()
-    record = {"pid": os.getpid(), "started": round(time.time(), 3), "argv": list(getattr(sys, "orig_argv", sys.argv)), "tensorrt_imported": None,
-              "scripts": [], "builds": [], "seconds": None}
+    record = {"pid": os.getpid(), "started": round(time.time(), 3), "argv": list(getattr(sys, "orig_argv", sys.argv)),
+              "tensorrt_imported": None, "scripts": [], "builds": [], "seconds": None}
 
     def timed(function, kind, name=None):
         @functools.wraps(function)
@@ -73,8 +73,11 @@ def _install():
 
     def write():
         record["seconds"] = round(time.monotonic() - start, 3)
-        with open(_FILE, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(_FILE, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError:  # an unwritable profile must not add a traceback to the example's output
+            pass
 
     atexit.register(write)
 
