@@ -99,3 +99,26 @@ def test_profile_report_sums_per_example(tmp_path):
     text = report(tmp_path, junit)
     assert "| 02-API_X | 45.0 | 2 | 34.0 | 2 | 14.0 | b.py 17.0 s |" in text, text
     assert "engine builds 14 s (2 builds)" in text
+
+
+def test_contention_script_reports_each_batch(tmp_path):
+    """tests/gpu_contention.sh: one line per batch with its copies, builds (from the profiler) and failed copies."""
+    example = tmp_path / "example"
+    example.mkdir()
+    (example / "a.py").write_text(SCRIPT, encoding="utf-8")
+    (example / "command.sh").write_text("cd \"$(dirname \"$0\")\"\npython3 a.py\npython3 a.py\n"
+                                        "[ ! -f fail ]\n", encoding="utf-8")
+    (tmp_path / "fake" / "tensorrt").mkdir(parents=True)
+    (tmp_path / "fake" / "tensorrt" / "__init__.py").write_text(FAKE_TENSORRT, encoding="utf-8")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(tmp_path / "fake"),
+               CONTENTION_DIR=str(tmp_path / "work"))
+    command = ["bash", str(ROOT / "tests" / "gpu_contention.sh"), str(example), "1", "3"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    header, *lines = result.stdout.splitlines()
+    assert header.split()[:2] == ["copies", "mps"]
+    rows = [line.split() for line in lines]
+    assert [(r[0], r[1], r[-3], r[-1]) for r in rows] == [("1", "no", "2", "0"), ("3", "no", "2", "0")]
+    (example / "fail").write_text("", encoding="utf-8")  # every copy now ends with exit code 1
+    result = subprocess.run(command[:-1], capture_output=True, text=True, timeout=120, env=env)
+    assert result.stdout.splitlines()[1].split()[-1] == "1"
