@@ -201,7 +201,8 @@ static std::vector<char> buildSerializedEngine(
     }
     addNetwork(*network, w, batch);
 
-    if (precision == Precision::kINT8) // main.py's INT8_NOTE: ask for INT8 convolutions, or FP32 may time faster
+    // main.py's PRECISION_NOTE: ask for FP16 / INT8 convolutions, or the builder may time FP32 faster
+    if (precision != Precision::kFP32)
     {
         config->setFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
         for (int32_t i = 0; i < network->getNbLayers(); ++i)
@@ -209,7 +210,7 @@ static std::vector<char> buildSerializedEngine(
             ILayer* layer = network->getLayer(i);
             if (layer->getType() == LayerType::kCONVOLUTION)
             {
-                layer->setPrecision(DataType::kINT8); // computed in INT8 where an INT8 kernel exists
+                layer->setPrecision(precision == Precision::kFP16 ? DataType::kHALF : DataType::kINT8);
             }
         }
     }

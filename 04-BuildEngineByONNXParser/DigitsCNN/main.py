@@ -38,10 +38,12 @@ WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits_cnn.n
 ONNX_FILE = "digits_cnn.onnx"  # written by export_onnx(); main.cpp parses it too
 CACHE_FILE = "main.cache"
 BATCH_MIN, BATCH_OPT, BATCH_MAX = 1, 32, 64  # the optimization profile; calibration batches have BATCH_OPT images
-# INT8_NOTE: BuilderFlag.INT8 only allows INT8 kernels; the builder times them and keeps FP32 where FP32 is faster.
-# On a CNN this small the two are close: seen with TensorRT 8.6.0 on an H200, one INT8 build chose INT8
-# convolutions and another, of the same network and flags, kept every layer in FP32. So the INT8 builds also ask
-# for INT8 convolutions (layer.precision + PREFER_PRECISION_CONSTRAINTS), and the inspector checks that they got it.
+# PRECISION_NOTE: BuilderFlag.FP16 and BuilderFlag.INT8 only allow FP16 / INT8 kernels; the builder times them and
+# keeps FP32 where FP32 is faster. On a CNN this small the two are close: seen with TensorRT 8.6.0 on an H200, one
+# INT8 build chose INT8 convolutions and another, of the same network and flags, kept every layer in FP32; and an
+# FP16 build that ran beside 15 other examples under CUDA MPS (the test suite) kept every convolution in FP32. So
+# the FP16 and INT8 builds also ask for convolutions in their precision (layer.precision +
+# PREFER_PRECISION_CONSTRAINTS), and the inspector checks that they got it.
 
 
 class DigitsCNN(torch.nn.Module):
@@ -117,11 +119,11 @@ def network_with(precision, logger, conv_names, calibrator=None, batch=-1):
                 calibration = builder.create_optimization_profile()  # the shape of the calibration batches
                 calibration.set_shape("inputT0", *[(BATCH_OPT, 1, 28, 28)] * 3)
                 config.set_calibration_profile(calibration)
-            # see INT8_NOTE: ask for INT8 convolutions, or the builder may time FP32 faster
+        if precision in ("fp16", "int8"):  # see PRECISION_NOTE: or the builder may time FP32 faster
             config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
             for layer in layers:
                 if layer.type == trt.LayerType.CONVOLUTION:
-                    layer.precision = trt.int8  # computed in INT8 where an INT8 kernel exists
+                    layer.precision = trt.float16 if precision == "fp16" else trt.int8  # where such a kernel exists
         return parser, calibrator  # both must stay alive until the build ends
     return build_network
 
