@@ -91,10 +91,8 @@ def pytest_collection_modifyitems(config, items):
             return None
         return durations.get(Path(example).as_posix(), unknown)
 
-    from examples import ROOT, command_header
-
-    def alone(item):
-        return command_header(ROOT / item.callspec.params["example"]).alone
+    def alone(item):  # the `alone` mark: test_examples_gpu.py gives it to the examples that say `# alone: yes`
+        return item.get_closest_marker("alone") is not None
 
     gpu = sorted((i for i in items if seconds(i) is not None), key=seconds, reverse=True)
     others = [i for i in items if seconds(i) is None]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where the GPU suite's time goes: `python3 tests/profile_report.py LOGDIR [junit.xml]`.
+"""Where the GPU suite's time goes: `python3 tests/profile_report.py LOGDIR [junit.xml ...]`.
 
 LOGDIR holds the `<example>.profile.jsonl` files that a suite run with COOKBOOK_PROFILE_DIR wrote (tests/profiling/
 sitecustomize.py: one line per Python process of an example, with its scripts and engine builds). For each example it
@@ -54,9 +54,11 @@ def summarize(records):
     return len(records), python_s, len(builds), sum(b[2] for b in builds), slowest
 
 
-def report(log_dir, junit=None):
+def report(log_dir, *junits):
     profiles = read_profiles(log_dir)
-    times = read_command_times(junit) if junit else {}
+    times = {}
+    for junit in junits:  # gpu_background.sh writes two: the examples beside each other, then those run alone
+        times.update(read_command_times(junit))
     rows = []
     for name in sorted(set(profiles) | set(times)):
         processes, python_s, builds, build_s, slowest = summarize(profiles.get(name, []))
@@ -76,6 +78,6 @@ def report(log_dir, junit=None):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
     print(report(*sys.argv[1:]))

@@ -80,7 +80,8 @@ def gpu_turn(request, alone):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e.as_posix() for e in EXAMPLES])
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.as_posix(), marks=[pytest.mark.alone] * command_header(
+    ROOT / e).alone) for e in EXAMPLES])  # `-m "gpu and not alone"` selects the examples that share the GPU
 def test_example_on_gpu(example, tmp_path, request):
     if request.config.getoption("--stale-only") and verification(example) == "yes":
         pytest.skip("--stale-only: passed on the GPU with these very files (tests/gpu_verified.txt)")
