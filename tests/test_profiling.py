@@ -1,4 +1,5 @@
-"""CPU tests of the GPU suite's profiler (tests/profiling/sitecustomize.py) and its report (tests/profile_report.py).
+"""CPU tests of the GPU suite's profiler (tests/profiling/sitecustomize.py), its report (tests/profile_report.py),
+tests/gpu_contention.sh and the header line on CUDA MPS (conftest.mps_note).
 
 A fake `tensorrt` package stands in for TensorRT: the profiler must record the script runner's scripts and every
 build, change nothing the scripts print or return, raise what they raise, and keep a sitecustomize it hides working.
@@ -122,3 +123,12 @@ def test_contention_script_reports_each_batch(tmp_path):
     (example / "fail").write_text("", encoding="utf-8")  # every copy now ends with exit code 1
     result = subprocess.run(command[:-1], capture_output=True, text=True, timeout=120, env=env)
     assert result.stdout.splitlines()[1].split()[-1] == "1"
+
+
+def test_mps_note_says_whether_a_daemon_is_there(tmp_path):
+    from conftest import mps_note
+    assert mps_note({}, which=lambda name: None) is None  # no NVIDIA driver: no line
+    found = lambda name: "/usr/bin/" + name  # noqa: E731
+    assert "no CUDA MPS control daemon" in mps_note({"CUDA_MPS_PIPE_DIRECTORY": str(tmp_path)}, which=found)
+    (tmp_path / "control").write_text("", encoding="utf-8")
+    assert "daemon found" in mps_note({"CUDA_MPS_PIPE_DIRECTORY": str(tmp_path)}, which=found)
