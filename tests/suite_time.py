@@ -6,7 +6,8 @@ and prints the examples by time, the total, and the wall time of a run on N work
 first (what conftest.py does): the greedy longest-first schedule, which is what pytest-xdist's load scheduling does
 with that order, then the examples that run alone (`# alone: yes`) one after the other. Examples never timed are
 listed apart. The recorded times were measured beside other examples
-(up to 16 at once on 16 CPU cores), so they include the waiting for CPU that parallel builds cause.
+(up to 16 at once on 16 CPU cores; since 2026-12-03 under CUDA MPS, as tests/gpu_background.sh runs them), so they
+include the waiting for CPU and GPU that parallel builds cause.
 """
 import argparse
 import heapq
