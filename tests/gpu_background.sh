@@ -17,6 +17,7 @@
 set -uo pipefail
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
+source tests/mps.sh
 DIR=/tmp/cookbook-suite
 
 case "${1:-}" in
@@ -62,20 +63,14 @@ _run)  # what `start` runs in the background
     mps=0
     if [ "${COOKBOOK_MPS:-1}" = 1 ]; then
         if command -v nvidia-cuda-mps-control > /dev/null; then
-            mkdir -p "$DIR/mps-pipe" "$DIR/mps-log"
-            export CUDA_MPS_PIPE_DIRECTORY=$DIR/mps-pipe CUDA_MPS_LOG_DIRECTORY=$DIR/mps-log
-            nvidia-cuda-mps-control -d && mps=1 && echo "CUDA MPS: control daemon started" > "$DIR/mps.txt"
+            mps_start "$DIR" && mps=1 && echo "CUDA MPS: control daemon started" > "$DIR/mps.txt"
         else
             echo "no nvidia-cuda-mps-control on PATH: the examples share the GPU without MPS" > "$DIR/mps.txt"
         fi
     fi
     phase shared 16 "gpu and not alone" "$@"
     rc_shared=$?
-    if [ "$mps" = 1 ]; then  # the daemon quits (its server with it); the examples that measure speed run without it
-        echo quit | nvidia-cuda-mps-control
-        unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
-        sleep 2
-    fi
+    [ "$mps" = 1 ] && mps_stop  # the examples that measure speed run without it
     # phase 2, the examples that measure speed (`# alone: yes`), one at a time with the GPU to themselves, no MPS;
     # not after `stop` (pytest exits with 2 when interrupted)
     rc_alone=0

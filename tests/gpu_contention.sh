@@ -5,14 +5,14 @@
 #   bash tests/gpu_contention.sh EXAMPLE BATCH...     # a BATCH is a number of copies, "mps" after it: under CUDA MPS
 #   bash tests/gpu_contention.sh 02-API/Layer/ElementWiseLayer 1 16 16mps
 # For each batch, one line: copies, MPS or not, the batch's wall time, each copy's wall time (median, max), its CPU
-# time (user + system of the copy's processes, median), the share of all CPU cores the batch kept busy, its engine builds and their seconds (median per copy, from
-# tests/profiling/sitecustomize.py). A copy that fails is counted and its log kept (CONTENTION_DIR, by default
+# time (user + system of the copy's processes, median), the share of all CPU cores the batch kept busy, its engine
+# builds and their seconds (median per copy, from tests/profiling/sitecustomize.py). A copy that fails is counted and its log kept (CONTENTION_DIR, by default
 # /tmp/cookbook-contention).
-# MPS: the control daemon is started for that batch only and told to quit after it; the GPU's settings are not
-# touched (no compute-mode change). CONTENTION_TIMEOUT (seconds, default 600) stops a copy that runs longer.
+# MPS: the control daemon is started for that batch only and told to quit after it (tests/mps.sh). CONTENTION_TIMEOUT (seconds, default 600) stops a copy that runs longer.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+source tests/mps.sh
 EXAMPLE=${1:?usage: bash tests/gpu_contention.sh EXAMPLE BATCH...}
 shift
 case $EXAMPLE in /*) SOURCE=$EXAMPLE ;; *) SOURCE=$ROOT/$EXAMPLE ;; esac
@@ -26,9 +26,7 @@ for batch in "$@"; do
     mps=no
     if [ "$copies" != "$batch" ]; then
         mps=yes
-        export CUDA_MPS_PIPE_DIRECTORY=$WORK/mps-pipe CUDA_MPS_LOG_DIRECTORY=$WORK/mps-log
-        mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
-        nvidia-cuda-mps-control -d || { echo "$batch: nvidia-cuda-mps-control -d failed"; continue; }
+        mps_start "$WORK" || { echo "$batch: nvidia-cuda-mps-control -d failed"; continue; }
     fi
     dir=$WORK/$batch
     start=$(date +%s.%N)
@@ -43,11 +41,7 @@ for batch in "$@"; do
     done
     wait
     end=$(date +%s.%N)
-    if [ "$mps" = yes ]; then
-        echo quit | nvidia-cuda-mps-control
-        unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
-        sleep 2
-    fi
+    [ "$mps" = yes ] && mps_stop
     python3 - "$dir" "$copies" "$mps" "$start" "$end" "$(nproc)" <<'EOF'
 import json, statistics, sys
 from pathlib import Path

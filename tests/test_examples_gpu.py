@@ -80,8 +80,9 @@ def gpu_turn(request, alone):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("example", [pytest.param(e, id=e.as_posix(), marks=[pytest.mark.alone] * command_header(
-    ROOT / e).alone) for e in EXAMPLES])  # `-m "gpu and not alone"` selects the examples that share the GPU
+@pytest.mark.parametrize("example", [  # `-m "gpu and not alone"` selects the examples that share the GPU
+    pytest.param(e, id=e.as_posix(), marks=pytest.mark.alone if command_header(ROOT / e).alone else ())
+    for e in EXAMPLES])
 def test_example_on_gpu(example, tmp_path, request):
     if request.config.getoption("--stale-only") and verification(example) == "yes":
         pytest.skip("--stale-only: passed on the GPU with these very files (tests/gpu_verified.txt)")
