@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -76,11 +78,39 @@ def write_durations(entries):
     DURATIONS.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def deal_first_chunks(longest_first, n_items, workers, maxschedchunk=None):
+    """The order that makes pytest-xdist start the longest tests on different workers.
+
+    With `-n N`, pytest-xdist (3.x, `--dist load`) hands each worker, at the start, a chunk of c consecutive tests
+    of the collection (c = max(min(n_items // N // 4, --maxschedchunk), 2); one at a time, round-robin, when there
+    are fewer than 2·N tests), and a worker runs its chunk one test after the other. Sorted longest first, long
+    examples therefore shared a chunk: seen on the H200 (2026-12-03, 16 workers), 03/DigitsCNN and 04/DigitsCNN, the
+    2nd and 3rd longest, ran on one worker; 04 started at 268 s, when 03 ended, and finished the shared phase alone at
+    457 s, the CPU 93 % idle for its last two minutes. So the first chunks are dealt like a snake draft: the N longest tests open the N
+    chunks, the next N go in reverse order as the chunks' second tests, and so on; the rest follow longest first.
+    tests/test_profiling.py checks this against pytest-xdist's own scheduler."""
+    longest_first = list(longest_first)
+    if workers <= 1 or n_items < 2 * workers:
+        return longest_first  # round-robin already puts the longest N on N workers
+    c = max(min(n_items // workers // 4, maxschedchunk or n_items), 2)
+    slots = min(len(longest_first), workers * c)  # the positions of the first chunks that these tests fill
+    chunks = (slots + c - 1) // c
+    dealt = []
+    for r in range(c):  # the r-th test of every chunk: forward in even rounds, backward in odd ones
+        row = [k * c + r for k in range(chunks) if k * c + r < slots]
+        dealt += row if r % 2 == 0 else row[::-1]
+    order = [None] * slots
+    for test, slot in zip(longest_first, dealt):
+        order[slot] = test
+    return order + longest_first[slots:]
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected: the chunks are cut from what is left
 def pytest_collection_modifyitems(config, items):
-    """GPU tests longest first (recorded durations; examples never timed count as long), so that the parallel
-    workers of `-n 16` do not end with one long example running alone; then the examples whose command.sh says
-    `# alone: yes` (they measure speed: each runs with no other GPU test beside it, see test_examples_gpu.py).
-    Other tests keep their order."""
+    """GPU tests longest first (recorded durations; examples never timed count as long), dealt so that pytest-xdist
+    starts the longest on different workers (deal_first_chunks), so that the parallel workers of `-n 16` do not end
+    with one long example running alone; then the other tests in their order; then the examples whose command.sh
+    says `# alone: yes` (they measure speed: each runs with no other GPU test beside it, see test_examples_gpu.py)."""
     durations = read_durations()
     unknown = max(durations.values(), default=0.0)
 
@@ -96,7 +126,10 @@ def pytest_collection_modifyitems(config, items):
 
     gpu = sorted((i for i in items if seconds(i) is not None), key=seconds, reverse=True)
     others = [i for i in items if seconds(i) is None]
-    items[:] = others + [i for i in gpu if not alone(i)] + [i for i in gpu if alone(i)]
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))  # set on pytest-xdist's workers
+    shared = deal_first_chunks([i for i in gpu if not alone(i)], len(items), workers,
+                               config.getoption("maxschedchunk", None))
+    items[:] = shared + others + [i for i in gpu if alone(i)]
 
 
 def pytest_addoption(parser):

@@ -132,3 +132,55 @@ def test_mps_note_says_whether_a_daemon_is_there(tmp_path):
     assert "no CUDA MPS control daemon" in mps_note({"CUDA_MPS_PIPE_DIRECTORY": str(tmp_path)}, which=found)
     (tmp_path / "control").write_text("", encoding="utf-8")
     assert "daemon found" in mps_note({"CUDA_MPS_PIPE_DIRECTORY": str(tmp_path)}, which=found)
+
+
+class _Worker:
+    """What pytest-xdist's LoadScheduling needs of a worker: it records the tests it is sent."""
+    def __init__(self, n):
+        self.gateway = type("Gateway", (), {"id": f"gw{n}"})()
+        self.shutting_down, self.sent = False, []
+
+    def send_runtest_some(self, indices):
+        self.sent.extend(indices)
+
+    def shutdown(self):
+        self.shutting_down = True
+
+
+def first_chunks(order, workers):
+    """The tests each worker holds right after pytest-xdist's own LoadScheduling made its first distribution."""
+    from xdist.scheduler import LoadScheduling
+    config = type("Config", (), {"getvalue": lambda self, name: [f"{workers}*popen"],
+                                 "getoption": lambda self, name: None})()
+    scheduler = LoadScheduling(config)
+    nodes = [_Worker(n) for n in range(workers)]
+    for node in nodes:
+        scheduler.add_node(node)
+        scheduler.add_node_collection(node, order)
+    scheduler.schedule()
+    return [[order[i] for i in node.sent] for node in nodes]
+
+
+def test_longest_examples_start_on_different_workers():
+    """The shared phase (`-n 16`): each of the 16 longest examples (tests/gpu_durations.txt) must open a different
+    worker's first chunk, so that no long example waits for another; longest first alone fails this (the control)."""
+    from conftest import deal_first_chunks, read_durations
+    from examples import command_header
+    durations = {e: s for e, s in read_durations().items() if not command_header(ROOT / e).alone}
+    longest = sorted(durations, key=durations.get, reverse=True)
+    workers = 16
+    assert len(longest) >= 2 * workers
+
+    def longest_waiting(order):  # the longest example that is not the first test of its worker's chunk
+        return max((t for chunk in first_chunks(order, workers) for t in chunk[1:]), key=durations.get)
+
+    assert longest_waiting(longest) in longest[:workers]  # control: plain longest-first pairs long examples
+    dealt = deal_first_chunks(longest, len(longest), workers)
+    assert sorted(dealt) == sorted(longest)
+    chunks = first_chunks(dealt, workers)
+    assert sorted(chunk[0] for chunk in chunks) == sorted(longest[:workers])
+    assert longest_waiting(dealt) not in longest[:workers]
+    # the snake: the worker with the longest first test gets the shortest second one of the dealt rounds
+    assert chunks[0][0] == longest[0] and chunks[0][1] == longest[2 * workers - 1]
+    # few tests: round-robin, one at a time, already spreads them; the order is kept
+    assert deal_first_chunks(longest[:20], 20, workers) == longest[:20]
