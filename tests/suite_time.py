@@ -3,8 +3,11 @@
 
 Reads tests/gpu_durations.txt (each example's GPU test time in its last recorded run, written by record_gpu_run.py)
 and prints the examples by time, the total, and the wall time of a run on N workers that start the longest examples
-first (what conftest.py does): the greedy longest-first schedule, which is what pytest-xdist's load scheduling does
-with that order, then the examples that run alone (`# alone: yes`) one after the other. Examples never timed are
+first (what conftest.py does): the greedy longest-first schedule, then the examples that run alone (`# alone: yes`)
+one after the other. pytest-xdist only approaches it: each worker is handed its next test in advance (the first ones
+in chunks of two), so a test can wait behind another on a busy worker. With plain longest first that cost the run of
+2026-12-03 about 150 s (457 s for a phase this schedule puts at about 305 s); conftest.py now deals the first chunks
+(deal_first_chunks) so that the longest examples start on different workers. Examples never timed are
 listed apart. The recorded times were measured beside other examples
 (up to 16 at once on 16 CPU cores; since 2026-12-03 under CUDA MPS, as tests/gpu_background.sh runs them), so they
 include the waiting for CPU and GPU that parallel builds cause.
